@@ -1,0 +1,53 @@
+/**
+ * The Hono app, assembled from its dependencies. Runtime-agnostic: the Node and
+ * Workers entries build the dependencies and call createApp.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Deps } from './deps.ts';
+import { healthRoutes } from './health/routes.ts';
+import { jwksRoutes } from './keys/routes.ts';
+import { ClientAuthenticator } from './oauth/client-auth.ts';
+import { OAuthError } from './oauth/errors.ts';
+import { authorizationServerMetadata, paths } from './oauth/metadata.ts';
+import { errorResponse } from './oauth/respond.ts';
+import { tokenRoutes } from './oauth/token-route.ts';
+
+export interface App {
+  hono: Hono;
+  clientAuth: ClientAuthenticator;
+}
+
+export function createApp(deps: Deps): App {
+  const { config } = deps;
+  const clientAuth = new ClientAuthenticator({
+    db: deps.database.db,
+    clock: deps.clock,
+    issuer: config.publicUrl,
+    maxAssertionTtl: config.clientAssertionMaxTtl,
+    clockSkew: config.clockSkew,
+  });
+
+  const app = new Hono();
+  app.use(secureHeaders());
+  app.use(
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: () => {
+        throw new OAuthError('invalid_request', 'request body too large', 413);
+      },
+    }),
+  );
+
+  app.get(paths.metadata, (c) =>
+    c.json(authorizationServerMetadata(config), 200, { 'cache-control': 'public, max-age=300' }),
+  );
+  app.route(paths.jwks, jwksRoutes(deps.keys));
+  app.route('/', healthRoutes(deps.database, deps.keys));
+  app.route(paths.token, tokenRoutes(clientAuth, `${config.publicUrl}${paths.token}`));
+
+  app.notFound((c) => errorResponse(new OAuthError('not_found', 'no such endpoint', 404), c, deps.log));
+  app.onError((err, c) => errorResponse(err, c, deps.log));
+  return { hono: app, clientAuth };
+}

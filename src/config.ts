@@ -1,0 +1,109 @@
+/**
+ * The broker's configuration: every option, its default and why, in one place.
+ * Only the entries (`src/node.ts`, `src/cli.ts`, later `src/worker.ts`) pass an
+ * environment in; nothing else reads `process.env`.
+ */
+import { z } from 'zod';
+
+export const SIGNING_ALGS = ['EdDSA', 'ES256', 'RS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+const seconds = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const envSchema = z.object({
+  /** TCP port of the public listener. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  /** Interface to bind; loopback by default so a fresh `npm start` is not exposed. */
+  HOST: z.string().min(1).default('localhost'),
+  /** The issuer URL, exactly as clients see it (RFC 8414 §2). Default http://localhost:$PORT. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** PostgreSQL connection string; when absent the broker runs on embedded PGlite. */
+  DATABASE_URL: z.string().min(1).optional(),
+  /** Key-encryption key for private signing keys: 32 bytes, base64url. */
+  MANDATE_KEK: z.string().min(1).optional(),
+  /** Where the embedded database, the generated KEK and the operator lock live. */
+  MANDATE_DATA_DIR: z.string().min(1).default('./.data'),
+  /** JWS algorithm of the broker's signing keys. EdDSA means Ed25519. */
+  MANDATE_SIGNING_ALG: z.enum(SIGNING_ALGS).default('EdDSA'),
+  /** Default access-token lifetime. */
+  MANDATE_ACCESS_TOKEN_TTL: seconds(300, 10, 86_400),
+  /** Ceiling on any token's lifetime; a retired key stays in JWKS this long. */
+  MANDATE_ACCESS_TOKEN_MAX_TTL: seconds(3600, 10, 86_400 * 7),
+  /** Automatic key rotation period in days (0 disables rotation by age). */
+  MANDATE_KEY_ROTATION_DAYS: z.coerce.number().min(0).max(3650).default(30),
+  /** How long an invite link stays usable. */
+  MANDATE_INVITE_TTL: seconds(72 * 3600, 60, 30 * 86_400),
+  /** Longest lifetime (exp - now) accepted on a client assertion (RFC 7523 §3). */
+  MANDATE_CLIENT_ASSERTION_MAX_TTL: seconds(300, 10, 3600),
+  /** Leeway for clock differences when checking exp, iat and nbf. */
+  MANDATE_CLOCK_SKEW: seconds(30, 0, 300),
+  /** Largest request body accepted by any endpoint, in bytes. */
+  MANDATE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(64 * 1024),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Issuer URL without a trailing slash. */
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  kek: string | undefined;
+  dataDir: string;
+  signingAlg: SigningAlg;
+  accessTokenTtl: number;
+  accessTokenMaxTtl: number;
+  keyRotationDays: number;
+  inviteTtl: number;
+  clientAssertionMaxTtl: number;
+  clockSkew: number;
+  maxBodyBytes: number;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+}
+
+/** Parses an environment record; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const publicUrl = normaliseIssuer(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
+  if (e.MANDATE_ACCESS_TOKEN_TTL > e.MANDATE_ACCESS_TOKEN_MAX_TTL) {
+    throw new ConfigError(
+      'invalid configuration: MANDATE_ACCESS_TOKEN_TTL exceeds MANDATE_ACCESS_TOKEN_MAX_TTL',
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl,
+    databaseUrl: e.DATABASE_URL,
+    kek: e.MANDATE_KEK,
+    dataDir: e.MANDATE_DATA_DIR,
+    signingAlg: e.MANDATE_SIGNING_ALG,
+    accessTokenTtl: e.MANDATE_ACCESS_TOKEN_TTL,
+    accessTokenMaxTtl: e.MANDATE_ACCESS_TOKEN_MAX_TTL,
+    keyRotationDays: e.MANDATE_KEY_ROTATION_DAYS,
+    inviteTtl: e.MANDATE_INVITE_TTL,
+    clientAssertionMaxTtl: e.MANDATE_CLIENT_ASSERTION_MAX_TTL,
+    clockSkew: e.MANDATE_CLOCK_SKEW,
+    maxBodyBytes: e.MANDATE_MAX_BODY_BYTES,
+  };
+}
+
+/** RFC 8414 §2: the issuer has no query or fragment; we also drop a trailing slash. */
+function normaliseIssuer(raw: string): string {
+  const url = new URL(raw);
+  if (url.search || url.hash) {
+    throw new ConfigError('invalid configuration: PUBLIC_URL must not have a query or fragment');
+  }
+  return url.href.replace(/\/$/, '');
+}

@@ -1,0 +1,58 @@
+/** Production driver: PostgreSQL through postgres.js. */
+import postgres from 'postgres';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import { sql } from 'drizzle-orm';
+import * as schema from './schema.ts';
+import type { DatabaseHandle } from './database.ts';
+import { MIGRATIONS_DIR } from './migrations-dir.ts';
+
+export interface PostgresOptions {
+  url: string;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+  /** Pool size (default 10). */
+  max?: number;
+}
+
+/** Any 64-bit number works as long as every broker instance uses the same one. */
+const MIGRATION_LOCK = 0x6d616e64_617465n; // "mandate"
+
+export async function openPostgres(options: PostgresOptions): Promise<DatabaseHandle> {
+  const client = postgres(options.url, {
+    max: options.max ?? 10,
+    onnotice: () => {},
+  });
+  const db = drizzle(client, { schema });
+  if (options.migrate !== false) {
+    await migrateLocked(client);
+  }
+  return {
+    db,
+    driver: 'postgres',
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    async close() {
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+/**
+ * Several instances may start at once on one database; an advisory lock held on
+ * one reserved connection makes them apply migrations one after another.
+ */
+async function migrateLocked(client: postgres.Sql): Promise<void> {
+  const conn = await client.reserve();
+  try {
+    await conn`select pg_advisory_lock(${MIGRATION_LOCK.toString()}::bigint)`;
+    try {
+      await migrate(drizzle(conn, { schema }), { migrationsFolder: MIGRATIONS_DIR });
+    } finally {
+      await conn`select pg_advisory_unlock(${MIGRATION_LOCK.toString()}::bigint)`;
+    }
+  } finally {
+    conn.release();
+  }
+}

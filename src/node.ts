@@ -1,0 +1,56 @@
+/**
+ * Node entry: `npm start`. Embedded PGlite under MANDATE_DATA_DIR unless
+ * DATABASE_URL names a PostgreSQL server.
+ */
+import { serve } from '@hono/node-server';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { acquireLock } from './node/data-dir.ts';
+import { openNodeDeps } from './node/open-deps.ts';
+
+const HOUR = 3_600_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const log = (m: string) => console.error(m);
+  // PGlite is single-process: take the data dir before opening it.
+  const releaseLock = config.databaseUrl ? () => {} : acquireLock(config.dataDir);
+  const deps = await openNodeDeps(config, log);
+  await deps.keys.ensure();
+  await deps.keys.rotateIfDue();
+  const { hono, clientAuth } = createApp(deps);
+
+  const server = serve({ fetch: hono.fetch, port: config.port, hostname: config.host });
+  server.once('listening', () => {
+    log(
+      `mandate listening on ${config.host}:${config.port}, issuer ${config.publicUrl}, ` +
+        `database ${deps.database.driver}${config.databaseUrl ? '' : ` (${config.dataDir})`}`,
+    );
+  });
+
+  const timers = [
+    setInterval(() => void deps.keys.rotateIfDue().catch((e: unknown) => log(`key rotation failed: ${String(e)}`)), HOUR),
+    setInterval(() => void clientAuth.pruneSeenAssertions().catch((e: unknown) => log(`pruning failed: ${String(e)}`)), HOUR / 6),
+  ];
+  timers.forEach((t) => t.unref());
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: shutting down`);
+    timers.forEach((t) => clearInterval(t));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await deps.close();
+    releaseLock();
+    process.exit(0);
+  };
+  process.once('SIGINT', (s) => void stop(s));
+  process.once('SIGTERM', (s) => void stop(s));
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+  console.error(`mandate: ${message}`);
+  process.exit(1);
+});

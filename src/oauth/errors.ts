@@ -1,0 +1,36 @@
+/**
+ * OAuth errors (RFC 6749 §5.2) with a stable code; one mapper turns them into
+ * responses. Anything that is not an OAuthError becomes an opaque server_error.
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'unsupported_token_type'
+  | 'access_denied'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'server_error';
+
+export class OAuthError extends Error {
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 = 400,
+    options?: { cause?: unknown; headers?: Record<string, string> },
+  ) {
+    super(`${error}: ${description}`, options);
+    this.headers = options?.headers ?? {};
+  }
+  readonly headers: Record<string, string>;
+}
+
+/** RFC 6749 §5.2: client authentication failed. Deliberately says nothing more. */
+export const invalidClient = (cause?: unknown): OAuthError =>
+  new OAuthError('invalid_client', 'client authentication failed', 401, { cause });

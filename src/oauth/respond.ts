@@ -1,0 +1,30 @@
+/**
+ * The one place errors become HTTP responses. OAuth errors show their code and
+ * description; anything else is logged and answered as an opaque server_error
+ * (node-oidc-provider's rule: details only below 500).
+ */
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { OAuthError } from './errors.ts';
+
+export function errorResponse(err: unknown, c: Context, log: (m: string) => void): Response {
+  if (err instanceof OAuthError) {
+    const headers: Record<string, string> = { 'cache-control': 'no-store', ...err.headers };
+    if (err.status === 401 && !headers['www-authenticate']) {
+      headers['www-authenticate'] = `Bearer error="${err.error}"`;
+    }
+    return c.json({ error: err.error, error_description: err.description }, err.status, headers);
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    const status = err.status;
+    const error = status === 413 ? 'invalid_request' : 'invalid_request';
+    const description = status === 413 ? 'request body too large' : err.message || 'bad request';
+    return c.json({ error, error_description: description }, status, { 'cache-control': 'no-store' });
+  }
+  log(`unhandled error on ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  return c.json(
+    { error: 'server_error', error_description: 'the server could not complete the request' },
+    500,
+    { 'cache-control': 'no-store' },
+  );
+}
