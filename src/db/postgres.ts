@@ -19,14 +19,14 @@ export interface PostgresOptions {
 const MIGRATION_LOCK = 0x6d616e64_617465n; // "mandate"
 
 export async function openPostgres(options: PostgresOptions): Promise<DatabaseHandle> {
+  if (options.migrate !== false) {
+    await migrateLocked(options.url);
+  }
   const client = postgres(options.url, {
     max: options.max ?? 10,
     onnotice: () => {},
   });
   const db = drizzle(client, { schema });
-  if (options.migrate !== false) {
-    await migrateLocked(client);
-  }
   return {
     db,
     driver: 'postgres',
@@ -40,11 +40,12 @@ export async function openPostgres(options: PostgresOptions): Promise<DatabaseHa
 }
 
 /**
- * Several instances may start at once on one database; an advisory lock held on
- * one reserved connection makes them apply migrations one after another.
+ * Several instances may start at once on one database; an advisory lock makes
+ * them apply migrations one after another. A one-connection client guarantees
+ * the lock, the migration and the unlock share a session.
  */
-async function migrateLocked(client: postgres.Sql): Promise<void> {
-  const conn = await client.reserve();
+async function migrateLocked(url: string): Promise<void> {
+  const conn = postgres(url, { max: 1, onnotice: () => {} });
   try {
     await conn`select pg_advisory_lock(${MIGRATION_LOCK.toString()}::bigint)`;
     try {
@@ -53,6 +54,6 @@ async function migrateLocked(client: postgres.Sql): Promise<void> {
       await conn`select pg_advisory_unlock(${MIGRATION_LOCK.toString()}::bigint)`;
     }
   } finally {
-    conn.release();
+    await conn.end({ timeout: 5 });
   }
 }

@@ -43,8 +43,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await admin.end();
     throw new Error(`TEST_DATABASE_URL is set but PostgreSQL refused: ${String(cause)}`);
   }
-  const handle = await openPostgres({ url: databaseUrl(url, template), max: 1 });
-  await handle.close();
+  try {
+    const handle = await openPostgres({ url: databaseUrl(url, template), max: 1 });
+    await handle.close();
+  } catch (cause) {
+    await admin.unsafe(`drop database if exists "${template}" with (force)`);
+    await admin.end();
+    throw cause;
+  }
   project.provide('dbTemplate', { driver: 'postgres', template });
   return async () => {
     await admin.unsafe(`drop database if exists "${template}" with (force)`);

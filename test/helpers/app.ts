@@ -1,0 +1,50 @@
+/** Builds the real app in-process on a fresh database, with a clock tests control. */
+import { createApp, type App } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { Deps } from '../../src/deps.ts';
+import { generateKek, parseKek } from '../../src/keys/kek.ts';
+import { KeyStore } from '../../src/keys/key-store.ts';
+import { TestClock } from './clock.ts';
+import { freshDatabase } from './db.ts';
+
+export const ISSUER = 'http://localhost:8787';
+
+export interface TestApp extends App {
+  deps: Deps;
+  clock: TestClock;
+  kek: Uint8Array;
+  request(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(
+  env: Record<string, string> = {},
+  database?: DatabaseHandle,
+): Promise<TestApp> {
+  const kekText = generateKek();
+  const config: Config = loadConfig({ PUBLIC_URL: ISSUER, MANDATE_KEK: kekText, ...env });
+  const db = database ?? (await freshDatabase());
+  const clock = new TestClock();
+  const kek = parseKek(kekText);
+  const keys = new KeyStore(db.db, kek, {
+    alg: config.signingAlg,
+    maxTokenTtl: config.accessTokenMaxTtl,
+    clockSkew: config.clockSkew,
+    rotationDays: config.keyRotationDays,
+    clock,
+    cacheMs: 0,
+  });
+  await keys.ensure();
+  const logs: string[] = [];
+  const deps: Deps = { config, database: db, keys, clock, log: (m) => logs.push(m) };
+  const app = createApp(deps);
+  return {
+    ...app,
+    deps,
+    clock,
+    kek,
+    request: async (path, init) => app.hono.request(`${ISSUER}${path}`, init),
+    close: () => db.close(),
+  };
+}
