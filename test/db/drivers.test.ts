@@ -1,4 +1,7 @@
 /** Migrations apply from empty on whichever driver this run uses, and re-apply as a no-op. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
@@ -9,6 +12,7 @@ import type { DatabaseHandle } from '../../src/db/database.ts';
 import { openPglite } from '../../src/db/pglite.ts';
 import { openPostgres } from '../../src/db/postgres.ts';
 import { freshDatabase } from '../helpers/db.ts';
+import { rowsOf } from '../helpers/rows.ts';
 import { databaseUrl } from '../helpers/pg-url.ts';
 
 const EXPECTED_TABLES = [
@@ -21,10 +25,6 @@ const EXPECTED_TABLES = [
   'tenants',
   'users',
 ];
-
-function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
-}
 
 async function tables(handle: DatabaseHandle): Promise<string[]> {
   const result = await handle.db.execute(
@@ -83,9 +83,6 @@ describe('database drivers', () => {
   });
 
   it('persists an embedded database across restarts', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'mandate-persist-'));
     try {
       const first = await openPglite({ dataDir: dir });

@@ -41,7 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await admin.unsafe(`create database "${template}"`);
   } catch (cause) {
     await admin.end();
-    throw new Error(`TEST_DATABASE_URL is set but PostgreSQL refused: ${String(cause)}`);
+    throw new Error(`TEST_DATABASE_URL is set but PostgreSQL refused: ${String(cause)}`, { cause });
   }
   try {
     const handle = await openPostgres({ url: databaseUrl(url, template), max: 1 });

@@ -8,6 +8,7 @@ import { generateKek, parseKek } from '../../src/keys/kek.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
 import { TestClock } from '../helpers/clock.ts';
 import { freshDatabase } from '../helpers/db.ts';
+import { rowsOf } from '../helpers/rows.ts';
 
 let open: DatabaseHandle[] = [];
 afterEach(async () => {
@@ -158,15 +159,19 @@ describe('signing keys', () => {
     expect(secrets).toHaveLength(2);
 
     // Every row of every table, as text.
-    const tables = await db.db.execute<{ table_name: string }>(
-      sql`select table_name from information_schema.tables where table_schema = 'public'`,
+    const tables = rowsOf<{ table_name: string }>(
+      await db.db.execute(
+        sql`select table_name from information_schema.tables where table_schema = 'public'`,
+      ),
     );
     let everything = '';
-    for (const { table_name } of tables.rows ?? (tables as unknown as { table_name: string }[])) {
-      const rowsText = await db.db.execute<{ t: string }>(
-        sql`select row_to_json(x)::text as t from ${sql.identifier(table_name)} x`,
+    for (const { table_name } of tables) {
+      const rowsText = rowsOf<{ t: string }>(
+        await db.db.execute(
+          sql`select row_to_json(x)::text as t from ${sql.identifier(table_name)} x`,
+        ),
       );
-      everything += JSON.stringify(rowsText);
+      everything += rowsText.map((r) => r.t).join('\n');
     }
     expect(everything).toContain(rows[0]?.kid ?? 'missing');
     for (const d of secrets) {
@@ -177,7 +182,8 @@ describe('signing keys', () => {
 
     // On PGlite we can also read the raw files of the data directory.
     if ('client' in db) {
-      const client = (db as unknown as { client: { dumpDataDir(c: 'none'): Promise<Blob> } }).client;
+      const client = (db as unknown as { client: { dumpDataDir(c: 'none'): Promise<Blob> } })
+        .client;
       const raw = Buffer.from(await (await client.dumpDataDir('none')).arrayBuffer());
       for (const d of secrets) {
         expect(raw.includes(Buffer.from(d))).toBe(false);

@@ -165,7 +165,9 @@ describe('private_key_jwt client authentication', () => {
       .update(clients)
       .set({ status: 'disabled' })
       .where(eq(clients.id, agent.clientId));
-    await expectInvalidClient(await post(await clientAssertion(agent, ISSUER, { now: t.clock.now() })));
+    await expectInvalidClient(
+      await post(await clientAssertion(agent, ISSUER, { now: t.clock.now() })),
+    );
   });
 
   it('refuses shared secrets and missing assertions', async () => {
@@ -220,7 +222,7 @@ describe('private_key_jwt client authentication', () => {
       maxAssertionTtl: 300,
       clockSkew: 30,
       fetch: (url) => {
-        fetched.push(String(url));
+        fetched.push(url instanceof Request ? url.url : url.toString());
         return Promise.resolve(Response.json({ keys: [publicJwk] }));
       },
     });
