@@ -47,7 +47,9 @@ export function createApp(deps: Deps): App {
   app.route('/', healthRoutes(deps.database, deps.keys));
   app.route(paths.token, tokenRoutes(clientAuth, `${config.publicUrl}${paths.token}`));
 
-  app.notFound((c) => errorResponse(new OAuthError('not_found', 'no such endpoint', 404), c, deps.log));
+  app.notFound((c) =>
+    errorResponse(new OAuthError('not_found', 'no such endpoint', 404), c, deps.log),
+  );
   app.onError((err, c) => errorResponse(err, c, deps.log));
   return { hono: app, clientAuth };
 }

@@ -39,7 +39,12 @@ const envSchema = z.object({
   /** Leeway for clock differences when checking exp, iat and nbf. */
   MANDATE_CLOCK_SKEW: seconds(30, 0, 300),
   /** Largest request body accepted by any endpoint, in bytes. */
-  MANDATE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(64 * 1024),
+  MANDATE_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10_000_000)
+    .default(64 * 1024),
 });
 
 export interface Config {

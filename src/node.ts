@@ -29,8 +29,20 @@ async function main(): Promise<void> {
   });
 
   const timers = [
-    setInterval(() => void deps.keys.rotateIfDue().catch((e: unknown) => log(`key rotation failed: ${String(e)}`)), HOUR),
-    setInterval(() => void clientAuth.pruneSeenAssertions().catch((e: unknown) => log(`pruning failed: ${String(e)}`)), HOUR / 6),
+    setInterval(
+      () =>
+        void deps.keys
+          .rotateIfDue()
+          .catch((e: unknown) => log(`key rotation failed: ${String(e)}`)),
+      HOUR,
+    ),
+    setInterval(
+      () =>
+        void clientAuth
+          .pruneSeenAssertions()
+          .catch((e: unknown) => log(`pruning failed: ${String(e)}`)),
+      HOUR / 6,
+    ),
   ];
   timers.forEach((t) => t.unref());
 

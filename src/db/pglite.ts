@@ -16,9 +16,9 @@ export interface PgliteOptions {
   migrate?: boolean;
 }
 
-export async function openPglite(options: PgliteOptions = {}): Promise<
-  DatabaseHandle & { client: PGlite }
-> {
+export async function openPglite(
+  options: PgliteOptions = {},
+): Promise<DatabaseHandle & { client: PGlite }> {
   const client = new PGlite({
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),

@@ -133,8 +133,12 @@ export const signingKeys = pgTable(
     publishUntil: timestamp('publish_until', { withTimezone: true }),
   },
   (t) => [
-    uniqueIndex('signing_keys_one_current').on(t.status).where(sql`${t.status} = 'current'`),
-    uniqueIndex('signing_keys_one_next').on(t.status).where(sql`${t.status} = 'next'`),
+    uniqueIndex('signing_keys_one_current')
+      .on(t.status)
+      .where(sql`${t.status} = 'current'`),
+    uniqueIndex('signing_keys_one_next')
+      .on(t.status)
+      .where(sql`${t.status} = 'next'`),
   ],
 );
 

@@ -127,10 +127,7 @@ export class KeyStore {
     if (this.cached && now - this.cached.at < (this.options.cacheMs ?? 30_000)) {
       return this.cached.signer;
     }
-    const [row] = await this.db
-      .select()
-      .from(signingKeys)
-      .where(eq(signingKeys.status, 'current'));
+    const [row] = await this.db.select().from(signingKeys).where(eq(signingKeys.status, 'current'));
     if (!row?.privateJwe) throw new KeyStoreError('no current signing key; run `keys rotate`');
     let signer = this.cached?.signer;
     if (signer?.kid !== row.kid) {
@@ -180,4 +177,3 @@ export class KeyStore {
     });
   }
 }
-

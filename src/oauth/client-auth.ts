@@ -96,10 +96,7 @@ export class ClientAuthenticator {
     if (input.clientId !== undefined && input.clientId !== claimedId) {
       throw new AuthFailure('client_id does not match the assertion');
     }
-    const [client] = await this.options.db
-      .select()
-      .from(clients)
-      .where(eq(clients.id, claimedId));
+    const [client] = await this.options.db.select().from(clients).where(eq(clients.id, claimedId));
     if (!client || client.status !== 'active') throw new AuthFailure('unknown or disabled client');
 
     const now = this.options.clock.now();

@@ -17,11 +17,15 @@ export function errorResponse(err: unknown, c: Context, log: (m: string) => void
   }
   if (err instanceof HTTPException && err.status < 500) {
     const status = err.status;
-    const error = status === 413 ? 'invalid_request' : 'invalid_request';
-    const description = status === 413 ? 'request body too large' : err.message || 'bad request';
-    return c.json({ error, error_description: description }, status, { 'cache-control': 'no-store' });
+    // Hono's own 4xx (e.g. a malformed body it parsed for us): still an OAuth-shaped answer.
+    const description = err.message || 'bad request';
+    return c.json({ error: 'invalid_request', error_description: description }, status, {
+      'cache-control': 'no-store',
+    });
   }
-  log(`unhandled error on ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  log(
+    `unhandled error on ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
   return c.json(
     { error: 'server_error', error_description: 'the server could not complete the request' },
     500,
