@@ -4,7 +4,8 @@ CREATE TABLE "api_scopes" (
 	"name" text NOT NULL,
 	"description" text NOT NULL,
 	"sensitivity" text NOT NULL,
-	CONSTRAINT "api_scopes_api_client_id_name_pk" PRIMARY KEY("api_client_id","name")
+	CONSTRAINT "api_scopes_api_client_id_name_pk" PRIMARY KEY("api_client_id","name"),
+	CONSTRAINT "api_scopes_sensitivity_known" CHECK ("api_scopes"."sensitivity" in ('read', 'write', 'admin'))
 );
 --> statement-breakpoint
 CREATE TABLE "apis" (
@@ -30,7 +31,9 @@ CREATE TABLE "clients" (
 	"jwks_uri" text,
 	"status" text DEFAULT 'active' NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "clients_one_key_source" CHECK (("clients"."jwks" is null) <> ("clients"."jwks_uri" is null))
+	CONSTRAINT "clients_one_key_source" CHECK (("clients"."jwks" is null) <> ("clients"."jwks_uri" is null)),
+	CONSTRAINT "clients_kind_known" CHECK ("clients"."kind" in ('agent', 'api')),
+	CONSTRAINT "clients_status_known" CHECK ("clients"."status" in ('active', 'disabled'))
 );
 --> statement-breakpoint
 CREATE TABLE "invites" (
@@ -53,7 +56,9 @@ CREATE TABLE "signing_keys" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"activated_at" timestamp with time zone,
 	"retired_at" timestamp with time zone,
-	"publish_until" timestamp with time zone
+	"publish_until" timestamp with time zone,
+	CONSTRAINT "signing_keys_status_known" CHECK ("signing_keys"."status" in ('next', 'current', 'retired')),
+	CONSTRAINT "signing_keys_private_only_live" CHECK ("signing_keys"."status" <> 'retired' or "signing_keys"."private_jwe" is null)
 );
 --> statement-breakpoint
 CREATE TABLE "tenants" (
@@ -68,7 +73,8 @@ CREATE TABLE "users" (
 	"tenant_id" uuid NOT NULL,
 	"email" text NOT NULL,
 	"status" text DEFAULT 'invited' NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "users_status_known" CHECK ("users"."status" in ('invited', 'active', 'disabled'))
 );
 --> statement-breakpoint
 ALTER TABLE "api_scopes" ADD CONSTRAINT "api_scopes_api_client_id_apis_client_id_fk" FOREIGN KEY ("api_client_id") REFERENCES "public"."apis"("client_id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint

@@ -41,7 +41,10 @@ export const users = pgTable(
       .default('invited'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('users_tenant_email_uq').on(t.tenantId, t.email)],
+  (t) => [
+    uniqueIndex('users_tenant_email_uq').on(t.tenantId, t.email),
+    check('users_status_known', sql`${t.status} in ('invited', 'active', 'disabled')`),
+  ],
 );
 
 export const invites = pgTable(
@@ -83,6 +86,8 @@ export const clients = pgTable(
   (t) => [
     uniqueIndex('clients_tenant_kind_name_uq').on(t.tenantId, t.kind, t.name),
     check('clients_one_key_source', sql`(${t.jwks} is null) <> (${t.jwksUri} is null)`),
+    check('clients_kind_known', sql`${t.kind} in ('agent', 'api')`),
+    check('clients_status_known', sql`${t.status} in ('active', 'disabled')`),
   ],
 );
 
@@ -111,7 +116,10 @@ export const apiScopes = pgTable(
     description: text('description').notNull(),
     sensitivity: text('sensitivity', { enum: ['read', 'write', 'admin'] }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.apiClientId, t.name] })],
+  (t) => [
+    primaryKey({ columns: [t.apiClientId, t.name] }),
+    check('api_scopes_sensitivity_known', sql`${t.sensitivity} in ('read', 'write', 'admin')`),
+  ],
 );
 
 /**
@@ -139,6 +147,12 @@ export const signingKeys = pgTable(
     uniqueIndex('signing_keys_one_next')
       .on(t.status)
       .where(sql`${t.status} = 'next'`),
+    check('signing_keys_status_known', sql`${t.status} in ('next', 'current', 'retired')`),
+    // Only a key that may still sign keeps its sealed private half.
+    check(
+      'signing_keys_private_only_live',
+      sql`${t.status} <> 'retired' or ${t.privateJwe} is null`,
+    ),
   ],
 );
 

@@ -10,9 +10,6 @@ import { OAuthError } from './errors.ts';
 export function errorResponse(err: unknown, c: Context, log: (m: string) => void): Response {
   if (err instanceof OAuthError) {
     const headers: Record<string, string> = { 'cache-control': 'no-store', ...err.headers };
-    if (err.status === 401 && !headers['www-authenticate']) {
-      headers['www-authenticate'] = `Bearer error="${err.error}"`;
-    }
     return c.json({ error: err.error, error_description: err.description }, err.status, headers);
   }
   if (err instanceof HTTPException && err.status < 500) {
