@@ -5,8 +5,9 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { acquireLock } from './node/data-dir.ts';
+import { acquireLock, updateLock } from './node/data-dir.ts';
 import { openNodeDeps } from './node/open-deps.ts';
+import { startOperatorServer, type OperatorServer } from './operator/server.ts';
 
 const HOUR = 3_600_000;
 
@@ -19,6 +20,16 @@ async function main(): Promise<void> {
   await deps.keys.ensure();
   await deps.keys.rotateIfDue();
   const { hono, clientAuth } = createApp(deps);
+  // The CLI cannot open embedded PGlite while we hold it, so it reaches us here instead;
+  // on PostgreSQL it connects to the database itself and needs no endpoint.
+  let operator: OperatorServer | undefined;
+  if (!config.databaseUrl) {
+    operator = await startOperatorServer(
+      { db: deps.database.db, keys: deps.keys, config, clock: deps.clock },
+      log,
+    );
+    updateLock(config.dataDir, { operatorUrl: operator.url, operatorToken: operator.token });
+  }
 
   const server = serve({ fetch: hono.fetch, port: config.port, hostname: config.host });
   server.once('listening', () => {
@@ -53,6 +64,7 @@ async function main(): Promise<void> {
     log(`${signal}: shutting down`);
     timers.forEach((t) => clearInterval(t));
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await operator?.close();
     await deps.close();
     releaseLock();
     process.exit(0);

@@ -36,7 +36,8 @@ export async function openPglite(
       await db.execute(sql`select 1`);
     },
     async close() {
-      await client.close();
+      // Idempotent like postgres.js's end(): shutdown paths may reach it twice.
+      if (!client.closed) await client.close();
     },
   };
 }

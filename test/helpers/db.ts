@@ -12,7 +12,12 @@ import { adminUrl, databaseUrl } from './pg-url.ts';
 
 let dump: Blob | undefined;
 
-export async function freshDatabase(): Promise<DatabaseHandle> {
+export interface TestDatabase extends DatabaseHandle {
+  /** On PostgreSQL, the connection string of this copy, for child processes. */
+  url?: string;
+}
+
+export async function freshDatabase(): Promise<TestDatabase> {
   const template = inject('dbTemplate');
   if (template.driver === 'pglite') {
     dump ??= new Blob([readFileSync(template.dumpFile)]);
@@ -27,9 +32,11 @@ export async function freshDatabase(): Promise<DatabaseHandle> {
   } finally {
     await admin.end();
   }
-  const handle = await openPostgres({ url: databaseUrl(base, name), migrate: false, max: 4 });
+  const url = databaseUrl(base, name);
+  const handle = await openPostgres({ url, migrate: false, max: 4 });
   return {
     ...handle,
+    url,
     async close() {
       await handle.close();
       const dropper = postgres(adminUrl(base), { max: 1, onnotice: () => {} });
