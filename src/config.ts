@@ -38,6 +38,18 @@ const envSchema = z.object({
   MANDATE_CLIENT_ASSERTION_MAX_TTL: seconds(300, 10, 3600),
   /** Leeway for clock differences when checking exp, iat and nbf. */
   MANDATE_CLOCK_SKEW: seconds(30, 0, 300),
+  /** How long a passkey sign-in lasts. */
+  MANDATE_SESSION_TTL: seconds(8 * 3600, 300, 30 * 86_400),
+  /** How long a WebAuthn challenge (registration, sign-in, approval) may be answered. */
+  MANDATE_WEBAUTHN_CHALLENGE_TTL: seconds(300, 30, 3600),
+  /** Default and ceiling for a CIBA request's life (the agent's requested_expiry may shorten it). */
+  MANDATE_CIBA_REQUEST_TTL: seconds(600, 30, 86_400),
+  /** Minimum seconds between an agent's CIBA polls (`interval`). */
+  MANDATE_CIBA_INTERVAL: seconds(5, 1, 60),
+  /** How long a grant lasts when the agent does not ask for less. */
+  MANDATE_GRANT_TTL: seconds(86_400, 60, 365 * 86_400),
+  /** The longest grant a person can approve. */
+  MANDATE_GRANT_MAX_TTL: seconds(30 * 86_400, 60, 365 * 86_400),
   /** Largest request body accepted by any endpoint, in bytes. */
   MANDATE_MAX_BODY_BYTES: z.coerce
     .number()
@@ -63,6 +75,12 @@ export interface Config {
   clientAssertionMaxTtl: number;
   clockSkew: number;
   maxBodyBytes: number;
+  sessionTtl: number;
+  webauthnChallengeTtl: number;
+  cibaRequestTtl: number;
+  cibaInterval: number;
+  grantTtl: number;
+  grantMaxTtl: number;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +99,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   const publicUrl = normaliseIssuer(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
+  if (e.MANDATE_GRANT_TTL > e.MANDATE_GRANT_MAX_TTL) {
+    throw new ConfigError('invalid configuration: MANDATE_GRANT_TTL exceeds MANDATE_GRANT_MAX_TTL');
+  }
   if (e.MANDATE_ACCESS_TOKEN_TTL > e.MANDATE_ACCESS_TOKEN_MAX_TTL) {
     throw new ConfigError(
       'invalid configuration: MANDATE_ACCESS_TOKEN_TTL exceeds MANDATE_ACCESS_TOKEN_MAX_TTL',
@@ -101,6 +122,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     clientAssertionMaxTtl: e.MANDATE_CLIENT_ASSERTION_MAX_TTL,
     clockSkew: e.MANDATE_CLOCK_SKEW,
     maxBodyBytes: e.MANDATE_MAX_BODY_BYTES,
+    sessionTtl: e.MANDATE_SESSION_TTL,
+    webauthnChallengeTtl: e.MANDATE_WEBAUTHN_CHALLENGE_TTL,
+    cibaRequestTtl: e.MANDATE_CIBA_REQUEST_TTL,
+    cibaInterval: e.MANDATE_CIBA_INTERVAL,
+    grantTtl: e.MANDATE_GRANT_TTL,
+    grantMaxTtl: e.MANDATE_GRANT_MAX_TTL,
   };
 }
 

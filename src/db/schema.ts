@@ -7,3 +7,6 @@
  */
 export * from './schema/registry.ts';
 export * from './schema/keys.ts';
+export * from './schema/passkeys.ts';
+export * from './schema/delegation.ts';
+export * from './schema/tokens.ts';
