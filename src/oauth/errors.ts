@@ -14,6 +14,16 @@ export type OAuthErrorCode =
   | 'insufficient_scope'
   | 'unsupported_token_type'
   | 'access_denied'
+  // OpenID CIBA §11 and §13
+  | 'unknown_user_id'
+  | 'invalid_binding_message'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
+  // RFC 9396 §5
+  | 'invalid_authorization_details'
+  // a person's page request without a session
+  | 'login_required'
   | 'not_found'
   | 'method_not_allowed'
   | 'server_error';
