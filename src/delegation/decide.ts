@@ -1,0 +1,130 @@
+/**
+ * A person's decision on a pending CIBA request. Approval turns the request into
+ * a grant in one transaction: the request moves from `pending` with a
+ * compare-and-swap, so of two concurrent decisions exactly one lands, and a grant
+ * never exists without its approved request (or the reverse).
+ */
+import { and, eq, gt } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import { cibaRequests, grants, type ApprovalEvidence, type ResourceScopes } from '../db/schema.ts';
+
+export type DelegationErrorCode = 'ERR_NOT_PENDING' | 'ERR_WIDENED' | 'ERR_EMPTY';
+
+export class DelegationError extends Error {
+  override readonly name = 'DelegationError';
+  constructor(
+    readonly code: DelegationErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Approval {
+  tenantId: string;
+  userId: string;
+  requestId: string;
+  /** What the person left ticked: a subset of what the agent asked for. */
+  resources: ResourceScopes[];
+  grantExpiresAt: Date;
+  maxTokenTtl: number;
+  evidence: ApprovalEvidence;
+  now: Date;
+}
+
+/**
+ * Narrows `requested` to `approved`: only resources and scopes that were asked for,
+ * in the request's order, empty resources dropped. Throws ERR_WIDENED if the approval
+ * names anything the agent did not ask for, ERR_EMPTY if nothing is left.
+ */
+export function narrowResources(
+  requested: ResourceScopes[],
+  approved: { resource: string; scopes: string[] }[],
+): ResourceScopes[] {
+  const asked = new Map(requested.map((r) => [r.resource, r]));
+  for (const a of approved) {
+    const r = asked.get(a.resource);
+    const extra = r ? a.scopes.filter((s) => !r.scopes.includes(s)) : a.scopes;
+    if (!r || extra.length > 0) {
+      throw new DelegationError(
+        'ERR_WIDENED',
+        `the approval names ${r ? `scopes ${extra.join(' ')} of` : ''} ${a.resource}, which the agent did not ask for`,
+      );
+    }
+  }
+  const narrowed = requested
+    .map((r) => {
+      const keep = new Set(approved.find((a) => a.resource === r.resource)?.scopes ?? []);
+      return { ...r, scopes: r.scopes.filter((s) => keep.has(s)) };
+    })
+    .filter((r) => r.scopes.length > 0);
+  if (narrowed.length === 0) {
+    throw new DelegationError('ERR_EMPTY', 'an approval must leave at least one scope');
+  }
+  return narrowed;
+}
+
+/** Approves a pending, unexpired request of this person and creates its grant. */
+export async function approveRequest(db: Database, a: Approval): Promise<{ grantId: string }> {
+  return db.transaction(async (tx) => {
+    const [request] = await tx
+      .select()
+      .from(cibaRequests)
+      .where(
+        and(
+          eq(cibaRequests.id, a.requestId),
+          eq(cibaRequests.tenantId, a.tenantId),
+          eq(cibaRequests.userId, a.userId),
+        ),
+      )
+      .for('update');
+    if (!request || request.status !== 'pending' || request.expiresAt <= a.now) {
+      throw new DelegationError('ERR_NOT_PENDING', 'this request is no longer waiting for you');
+    }
+    const resources = narrowResources(request.requested, a.resources);
+    const [grant] = await tx
+      .insert(grants)
+      .values({
+        tenantId: a.tenantId,
+        userId: a.userId,
+        clientId: request.clientId,
+        requestId: request.id,
+        resources,
+        authorizationDetails: request.authorizationDetails,
+        maxTokenTtl: a.maxTokenTtl,
+        evidence: a.evidence,
+        createdAt: a.now,
+        expiresAt: a.grantExpiresAt,
+      })
+      .returning({ id: grants.id });
+    if (!grant) throw new Error('grant insert returned nothing');
+    await tx
+      .update(cibaRequests)
+      .set({ status: 'approved', decidedAt: a.now, grantId: grant.id })
+      .where(and(eq(cibaRequests.id, request.id), eq(cibaRequests.status, 'pending')));
+    return { grantId: grant.id };
+  });
+}
+
+/** Denies a pending, unexpired request of this person. */
+export async function denyRequest(
+  db: Database,
+  d: { tenantId: string; userId: string; requestId: string; now: Date },
+): Promise<void> {
+  const [row] = await db
+    .update(cibaRequests)
+    .set({ status: 'denied', decidedAt: d.now })
+    .where(
+      and(
+        eq(cibaRequests.id, d.requestId),
+        eq(cibaRequests.tenantId, d.tenantId),
+        eq(cibaRequests.userId, d.userId),
+        eq(cibaRequests.status, 'pending'),
+        gt(cibaRequests.expiresAt, d.now),
+      ),
+    )
+    .returning({ id: cibaRequests.id });
+  if (!row) {
+    throw new DelegationError('ERR_NOT_PENDING', 'this request is no longer waiting for you');
+  }
+}
