@@ -1,7 +1,8 @@
 /**
  * The operator CLI: `npx mandate <command> [--json]`. With --json, one JSON
  * object on stdout; errors go to stderr (as JSON with --json) and exit non-zero:
- * 2 for a usage mistake, 1 when the command was refused or failed.
+ * 2 for a usage mistake, 1 when the command was refused or failed, or when a
+ * verification it ran came out `ok: false`.
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig } from './config.ts';
@@ -49,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       json ? `${JSON.stringify(result)}\n` : `${formatResult(parsed.command, result)}\n`,
     );
-    return 0;
+    // A check that ran but found a problem (e.g. `grant verify`) is a failure for scripts.
+    return result.ok === false ? 1 : 0;
   } catch (err) {
     if (err instanceof UsageError) return fail(err.code, err.message, 2);
     if (err instanceof ConfigError) return fail(err.code, err.message, 2);

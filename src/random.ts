@@ -14,3 +14,8 @@ export async function sha256base64url(input: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(input));
   return base64url.encode(new Uint8Array(digest));
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Checks an id from a URL before it reaches a uuid column, where PostgreSQL would raise. */
+export const isUuid = (value: string): boolean => UUID.test(value);

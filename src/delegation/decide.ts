@@ -5,7 +5,7 @@
  * never exists without its approved request (or the reverse).
  */
 import { and, eq, gt } from 'drizzle-orm';
-import type { Database } from '../db/database.ts';
+import type { DbOrTx } from '../db/database.ts';
 import { cibaRequests, grants, type ApprovalEvidence, type ResourceScopes } from '../db/schema.ts';
 
 export type DelegationErrorCode = 'ERR_NOT_PENDING' | 'ERR_WIDENED' | 'ERR_EMPTY';
@@ -25,7 +25,7 @@ export interface Approval {
   userId: string;
   requestId: string;
   /** What the person left ticked: a subset of what the agent asked for. */
-  resources: ResourceScopes[];
+  resources: { resource: string; scopes: string[] }[];
   grantExpiresAt: Date;
   maxTokenTtl: number;
   evidence: ApprovalEvidence;
@@ -64,8 +64,12 @@ export function narrowResources(
   return narrowed;
 }
 
-/** Approves a pending, unexpired request of this person and creates its grant. */
-export async function approveRequest(db: Database, a: Approval): Promise<{ grantId: string }> {
+/**
+ * Approves a pending, unexpired request of this person and creates its grant.
+ * Given a transaction, it nests (a savepoint), so the caller's other writes
+ * (consuming the challenge, the passkey counter) commit or fail with it.
+ */
+export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId: string }> {
   return db.transaction(async (tx) => {
     const [request] = await tx
       .select()
@@ -108,7 +112,7 @@ export async function approveRequest(db: Database, a: Approval): Promise<{ grant
 
 /** Denies a pending, unexpired request of this person. */
 export async function denyRequest(
-  db: Database,
+  db: DbOrTx,
   d: { tenantId: string; userId: string; requestId: string; now: Date },
 ): Promise<void> {
   const [row] = await db

@@ -59,6 +59,11 @@ export const cliSpecs: Record<CommandName, Spec> = {
     oneOf: [['client-id', 'audience']],
     usage: 'api disable --tenant T (--client-id ID | --audience URI)',
   },
+  'grant verify': {
+    flags: { ...tenant, grant: 'grant_id' },
+    required: ['tenant', 'grant'],
+    usage: 'grant verify --tenant T --grant ID',
+  },
   'keys rotate': { usage: 'keys rotate' },
   'keys list': { usage: 'keys list' },
 };

@@ -11,11 +11,12 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { signingKeys } from '../db/schema.ts';
+import { verifyGrantEvidence } from '../delegation/evidence.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { addAgent, disableAgent, listAgents } from '../registry/agents.ts';
 import { addApi, disableApi, listApis } from '../registry/apis.ts';
 import { RegistryError } from '../registry/errors.ts';
-import { createTenant, listTenants } from '../registry/tenants.ts';
+import { createTenant, listTenants, tenantIdOf } from '../registry/tenants.ts';
 import { inviteUser } from '../registry/users.ts';
 import { describeIssues } from '../registry/validate.ts';
 
@@ -100,6 +101,23 @@ export const commands = {
       audience: z.string().optional(),
     }),
     run: (ctx, a) => disableApi(ctx.db, a.tenant, { clientId: a.client_id, audience: a.audience }),
+  }),
+  'grant verify': command({
+    args: z.strictObject({ tenant, grant_id: z.string() }),
+    run: async (ctx, a) => {
+      const report = await verifyGrantEvidence(
+        ctx.db,
+        await tenantIdOf(ctx.db, a.tenant),
+        a.grant_id,
+      );
+      if (!report) {
+        throw new RegistryError(
+          'ERR_NOT_FOUND',
+          `no grant "${a.grant_id}" in tenant "${a.tenant}"`,
+        );
+      }
+      return { ...report };
+    },
   }),
   'keys rotate': command({
     args: z.strictObject({}),
