@@ -7,6 +7,7 @@
 import { and, eq, gt } from 'drizzle-orm';
 import type { DbOrTx } from '../db/database.ts';
 import { cibaRequests, grants, type ApprovalEvidence, type ResourceScopes } from '../db/schema.ts';
+import { isUuid } from '../random.ts';
 
 export type DelegationErrorCode = 'ERR_NOT_PENDING' | 'ERR_WIDENED' | 'ERR_EMPTY';
 
@@ -19,6 +20,10 @@ export class DelegationError extends Error {
     super(message);
   }
 }
+
+/** One answer for unknown, someone else's, decided and expired requests: nothing to learn. */
+const notPending = () =>
+  new DelegationError('ERR_NOT_PENDING', 'this request is no longer waiting for you');
 
 export interface Approval {
   tenantId: string;
@@ -70,6 +75,7 @@ export function narrowResources(
  * (consuming the challenge, the passkey counter) commit or fail with it.
  */
 export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId: string }> {
+  if (!isUuid(a.requestId)) throw notPending();
   return db.transaction(async (tx) => {
     const [request] = await tx
       .select()
@@ -83,7 +89,7 @@ export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId
       )
       .for('update');
     if (!request || request.status !== 'pending' || request.expiresAt <= a.now) {
-      throw new DelegationError('ERR_NOT_PENDING', 'this request is no longer waiting for you');
+      throw notPending();
     }
     const resources = narrowResources(request.requested, a.resources);
     const [grant] = await tx
@@ -115,6 +121,7 @@ export async function denyRequest(
   db: DbOrTx,
   d: { tenantId: string; userId: string; requestId: string; now: Date },
 ): Promise<void> {
+  if (!isUuid(d.requestId)) throw notPending();
   const [row] = await db
     .update(cibaRequests)
     .set({ status: 'denied', decidedAt: d.now })
@@ -128,7 +135,5 @@ export async function denyRequest(
       ),
     )
     .returning({ id: cibaRequests.id });
-  if (!row) {
-    throw new DelegationError('ERR_NOT_PENDING', 'this request is no longer waiting for you');
-  }
+  if (!row) throw notPending();
 }
