@@ -45,7 +45,7 @@ export function createApp(deps: Deps): App {
   );
   app.route(paths.jwks, jwksRoutes(deps.keys));
   app.route('/', healthRoutes(deps.database, deps.keys));
-  app.route(paths.token, tokenRoutes(clientAuth, `${config.publicUrl}${paths.token}`));
+  app.route('/', tokenRoutes(deps, clientAuth));
 
   app.notFound((c) =>
     errorResponse(new OAuthError('not_found', 'no such endpoint', 404), c, deps.log),

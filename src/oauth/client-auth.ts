@@ -24,7 +24,15 @@ import { invalidClient } from './errors.ts';
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** Asymmetric only: HMAC would need a shared secret, and `none` is no signature. */
-export const CLIENT_ASSERTION_ALGS = ['EdDSA', 'ES256', 'ES384', 'PS256', 'RS256'] as const;
+// 'Ed25519' is RFC 9864's fully specified name for EdDSA over Ed25519; openid-client v6 signs with it.
+export const CLIENT_ASSERTION_ALGS = [
+  'EdDSA',
+  'Ed25519',
+  'ES256',
+  'ES384',
+  'PS256',
+  'RS256',
+] as const;
 
 export interface AuthenticatedClient {
   clientId: string;

@@ -1,22 +1,58 @@
 /**
- * POST token_endpoint. For now it authenticates the client and refuses every
- * grant type, truthfully: metadata advertises none yet. Grants arrive with the
- * delegation and task-token capabilities.
+ * POST token_endpoint: authenticates the client, then hands the request to the
+ * handler of its grant_type. Each grant lives in its own file; this one only
+ * dispatches. Metadata's grant_types_supported lists exactly these keys.
+ *
+ * The backchannel authentication endpoint is mounted beside it here, so that
+ * the app wires the endpoints agents POST to in one place.
  */
 import { Hono } from 'hono';
+import { backchannelRoutes } from '../delegation/backchannel-route.ts';
+import type { Deps } from '../deps.ts';
+import { CIBA_GRANT_TYPE, cibaGrant } from './ciba-grant.ts';
 import type { ClientAuthenticator } from './client-auth.ts';
 import { clientAuthInput } from './client-auth-input.ts';
 import { OAuthError } from './errors.ts';
 import { readForm } from './form.ts';
+import type { GrantHandler } from './grant-handler.ts';
+import { paths } from './metadata.ts';
 
-export function tokenRoutes(auth: ClientAuthenticator, endpoint: string): Hono {
+/** The grant types the token endpoint accepts, by grant_type value. */
+export function grantHandlers(
+  deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
+): Map<string, GrantHandler> {
+  return new Map([[CIBA_GRANT_TYPE, cibaGrant(deps)]]);
+}
+
+export function tokenEndpoint(
+  auth: ClientAuthenticator,
+  endpoint: string,
+  grants: Map<string, GrantHandler>,
+): Hono {
   const app = new Hono();
   app.post('/', async (c) => {
     const form = await readForm(c, ['resource']);
-    await auth.authenticate(clientAuthInput(c, form), endpoint);
+    const client = await auth.authenticate(clientAuthInput(c, form), endpoint);
     const grantType = form.get('grant_type');
     if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required');
-    throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`);
+    const handler = grants.get(grantType);
+    if (!handler) {
+      throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`);
+    }
+    // RFC 6749 §5.1: token responses are never cached.
+    return c.json(await handler(form, client), 200, {
+      'cache-control': 'no-store',
+      pragma: 'no-cache',
+    });
   });
+  return app;
+}
+
+/** The token and backchannel authentication endpoints, mounted at their metadata paths. */
+export function tokenRoutes(deps: Deps, auth: ClientAuthenticator): Hono {
+  const issuer = deps.config.publicUrl;
+  const app = new Hono();
+  app.route(paths.token, tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps)));
+  app.route(paths.backchannel, backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`));
   return app;
 }

@@ -76,6 +76,29 @@ describe('private_key_jwt client authentication', () => {
     expect((await res.json()) as object).toMatchObject({ error: 'unsupported_grant_type' });
   });
 
+  it('accepts the fully specified alg Ed25519 (RFC 9864) from a key registered without alg', async () => {
+    // openid-client v6 signs Ed25519 assertions with alg "Ed25519", not "EdDSA".
+    const { publicJwk } = agent;
+    const withoutAlg = { ...publicJwk };
+    delete withoutAlg.alg;
+    await t.deps.database.db
+      .update(clients)
+      .set({ jwks: { keys: [withoutAlg] } })
+      .where(eq(clients.id, agent.clientId));
+    const now = Math.floor(t.clock.now().getTime() / 1000);
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'Ed25519', kid: publicJwk.kid })
+      .setIssuer(agent.clientId)
+      .setSubject(agent.clientId)
+      .setAudience(ISSUER)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti(crypto.randomUUID())
+      .sign(agent.privateKey);
+    const res = await post(assertion);
+    expect((await res.json()) as object).toMatchObject({ error: 'unsupported_grant_type' });
+  });
+
   it('rejects an assertion signed with another key', async () => {
     const { privateKey } = await generateKeyPair('EdDSA');
     const forged = await clientAssertion({ ...agent, privateKey }, ISSUER, { now: t.clock.now() });

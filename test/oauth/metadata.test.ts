@@ -18,10 +18,29 @@ describe('discovery and health endpoints', () => {
       jwks_uri: `${ISSUER}/.well-known/jwks.json`,
       token_endpoint: `${ISSUER}/oauth/token`,
       token_endpoint_auth_methods_supported: ['private_key_jwt'],
-      grant_types_supported: [],
+      grant_types_supported: ['urn:openid:params:grant-type:ciba'],
+      backchannel_authentication_endpoint: `${ISSUER}/oauth/backchannel`,
+      backchannel_token_delivery_modes_supported: ['poll'],
+      backchannel_user_code_parameter_supported: false,
+      authorization_details_types_supported: ['agent_task'],
     });
     expect(meta.token_endpoint_auth_signing_alg_values_supported).not.toContain('HS256');
     expect(meta.token_endpoint_auth_signing_alg_values_supported).not.toContain('none');
+  });
+
+  it('advertises only endpoints that exist: each POST endpoint asks for client authentication', async () => {
+    const meta = (await (
+      await t.request('/.well-known/oauth-authorization-server')
+    ).json()) as Record<string, string>;
+    for (const key of ['token_endpoint', 'backchannel_authentication_endpoint']) {
+      const path = (meta[key] ?? '').slice(ISSUER.length);
+      const res = await t.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: '',
+      });
+      expect(res.status, key).toBe(401);
+    }
   });
 
   it('derives every URL from PUBLIC_URL, without a trailing slash', async () => {

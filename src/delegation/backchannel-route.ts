@@ -1,0 +1,55 @@
+/**
+ * POST backchannel_authentication_endpoint (OpenID CIBA Core §7, poll mode only).
+ * An agent names a person of its own tenant, the APIs and scopes it wants, and
+ * optionally the task (RFC 9396 `agent_task`); the person approves or denies on
+ * their own device, and the agent polls the token endpoint with `auth_req_id`.
+ * Every check runs before the single INSERT, so a refused request writes nothing
+ * (client authentication's replay record aside).
+ */
+import { Hono } from 'hono';
+import type { Deps } from '../deps.ts';
+import type { ClientAuthenticator } from '../oauth/client-auth.ts';
+import { clientAuthInput } from '../oauth/client-auth-input.ts';
+import { OAuthError } from '../oauth/errors.ts';
+import { readForm } from '../oauth/form.ts';
+import { parseBackchannelInput } from './backchannel-input.ts';
+import { createCibaRequest } from './create-request.ts';
+import { resolvePerson } from './resolve-person.ts';
+import { resolveTargets } from './resolve-targets.ts';
+
+export function backchannelRoutes(
+  deps: Pick<Deps, 'config' | 'database' | 'clock'>,
+  auth: ClientAuthenticator,
+  endpoint: string,
+): Hono {
+  const { config } = deps;
+  const db = deps.database.db;
+  const app = new Hono();
+  app.post('/', async (c) => {
+    const form = await readForm(c, ['resource']);
+    const client = await auth.authenticate(clientAuthInput(c, form), endpoint);
+    if (client.kind !== 'agent') {
+      throw new OAuthError('unauthorized_client', 'only agents may request a delegation');
+    }
+    const input = parseBackchannelInput(form, config);
+    const userId = await resolvePerson(db, client.tenantId, input.loginHint);
+    const requested = await resolveTargets(db, client.tenantId, input.resources, input.scopes);
+    const created = await createCibaRequest(db, {
+      tenantId: client.tenantId,
+      clientId: client.clientId,
+      userId,
+      requested,
+      authorizationDetails: input.authorizationDetails,
+      bindingMessage: input.bindingMessage,
+      expiresIn: input.requestedExpiry ?? config.cibaRequestTtl,
+      interval: config.cibaInterval,
+      now: deps.clock.now(),
+    });
+    const { auth_req_id, expires_in, interval } = created;
+    return c.json({ auth_req_id, expires_in, interval }, 200, {
+      'cache-control': 'no-store',
+      pragma: 'no-cache',
+    });
+  });
+  return app;
+}
