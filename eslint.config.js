@@ -21,4 +21,21 @@ export default tseslint.config(
     files: ['bin/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  // The pages' browser scripts: classic scripts outside the TypeScript project. Each one
+  // declares the bundle's SimpleWebAuthnBrowser itself with a `/* global */` comment.
+  {
+    files: ['src/ui/assets/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        URL: 'readonly',
+        console: 'readonly',
+      },
+    },
+  },
 );

@@ -13,6 +13,9 @@ import { OAuthError } from './oauth/errors.ts';
 import { authorizationServerMetadata, paths } from './oauth/metadata.ts';
 import { errorResponse } from './oauth/respond.ts';
 import { tokenRoutes } from './oauth/token-route.ts';
+import { pageRoutes } from './ui/routes.tsx';
+import { passkeyRoutes } from './passkeys/passkey-routes.ts';
+import { delegationRoutes } from './delegation/routes.tsx';
 
 export interface App {
   hono: Hono;
@@ -46,6 +49,9 @@ export function createApp(deps: Deps): App {
   app.route(paths.jwks, jwksRoutes(deps.keys));
   app.route('/', healthRoutes(deps.database, deps.keys));
   app.route('/', tokenRoutes(deps, clientAuth));
+  app.route('/', pageRoutes(deps));
+  app.route('/', passkeyRoutes(deps));
+  app.route('/', delegationRoutes(deps));
 
   app.notFound((c) =>
     errorResponse(new OAuthError('not_found', 'no such endpoint', 404), c, deps.log),

@@ -10,6 +10,7 @@ import { openPostgres } from '../db/postgres.ts';
 import type { Deps } from '../deps.ts';
 import { parseKek } from '../keys/kek.ts';
 import { KeyStore } from '../keys/key-store.ts';
+import { nodeAssets } from './assets.ts';
 import { dataPaths, ensureDataDir, loadOrCreateKek } from './data-dir.ts';
 
 export interface NodeDeps extends Deps {
@@ -37,5 +38,13 @@ export async function openNodeDeps(
     rotationDays: config.keyRotationDays,
     clock,
   });
-  return { config, database, keys, clock, log, close: () => database.close() };
+  return {
+    config,
+    database,
+    keys,
+    clock,
+    log,
+    assets: nodeAssets(),
+    close: () => database.close(),
+  };
 }

@@ -5,6 +5,7 @@ import type { DatabaseHandle } from '../../src/db/database.ts';
 import type { Deps } from '../../src/deps.ts';
 import { generateKek, parseKek } from '../../src/keys/kek.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
+import { nodeAssets } from '../../src/node/assets.ts';
 import { TestClock } from './clock.ts';
 import { freshDatabase } from './db.ts';
 
@@ -37,7 +38,14 @@ export async function createTestApp(
   });
   await keys.ensure();
   const logs: string[] = [];
-  const deps: Deps = { config, database: db, keys, clock, log: (m) => logs.push(m) };
+  const deps: Deps = {
+    config,
+    database: db,
+    keys,
+    clock,
+    log: (m) => logs.push(m),
+    assets: nodeAssets(),
+  };
   const app = createApp(deps);
   return {
     ...app,

@@ -1,0 +1,59 @@
+/**
+ * The pages people open: `/` (sign-in, or the dashboard when signed in), the invite
+ * page, and their static assets. Middleware is attached per route rather than with
+ * `use('*')`, because this app is mounted at `/` and a wildcard would run it for
+ * every endpoint of the broker.
+ */
+import { Hono } from 'hono';
+import type { Deps } from '../deps.ts';
+import { loadSession, type SessionEnv } from '../passkeys/session.ts';
+import { assetRoutes } from './assets.ts';
+import { pageSecurity } from './csp.ts';
+import { findOpenInvite } from './invite-lookup.ts';
+import { activeGrants, pendingRequests, recentActivity } from '../delegation/grants.ts';
+import { Dashboard } from './pages/dashboard.tsx';
+import { ActiveGrants, PendingRequests, RecentActivity } from './pages/delegations.tsx';
+import { InvitePage, InviteRefusedPage } from './pages/invite.tsx';
+import { SignInPage } from './pages/sign-in.tsx';
+import { renderPage } from './render.ts';
+
+export function pageRoutes(deps: Deps): Hono<SessionEnv> {
+  const { config, clock } = deps;
+  const db = deps.database.db;
+  const session = loadSession({ db, config, clock });
+  const secure = pageSecurity();
+  const pages = new Hono<SessionEnv>();
+
+  pages.route('/', assetRoutes(deps.assets));
+
+  pages.get('/', secure, session, async (c) => {
+    const who = c.get('session');
+    if (!who) return renderPage(c, <SignInPage />);
+    const now = clock.now();
+    const [pending, active, recent] = await Promise.all([
+      pendingRequests(db, who, now),
+      activeGrants(db, who, now),
+      recentActivity(db, who, now),
+    ]);
+    return renderPage(
+      c,
+      <Dashboard session={who}>
+        <PendingRequests requests={pending} />
+        <ActiveGrants grants={active} csrf={who.csrfToken} />
+        <RecentActivity events={recent} />
+      </Dashboard>,
+    );
+  });
+
+  pages.get('/invite/:secret', secure, session, async (c) => {
+    const secret = c.req.param('secret');
+    const invite = await findOpenInvite(db, secret, clock);
+    const who = c.get('session');
+    // 410 Gone for every refusal: unknown, used and expired links look alike on purpose,
+    // as in consumeInvite, and none of them will work again.
+    if (!invite) return renderPage(c, <InviteRefusedPage session={who} />, 410);
+    return renderPage(c, <InvitePage invite={invite} secret={secret} session={who} />);
+  });
+
+  return pages;
+}
