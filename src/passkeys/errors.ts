@@ -1,0 +1,28 @@
+/** Passkey refusals, with a stable code; routes answer them as 400 invalid_request. */
+import { base64url } from 'jose';
+
+export type PasskeyErrorCode =
+  'ERR_PASSKEY_CHALLENGE' | 'ERR_PASSKEY_UNKNOWN' | 'ERR_PASSKEY_VERIFY' | 'ERR_PASSKEY_INVITE';
+
+export class PasskeyError extends Error {
+  override readonly name = 'PasskeyError';
+  constructor(
+    readonly code: PasskeyErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The challenge a WebAuthn response claims to answer, from its clientDataJSON; undefined if unreadable. */
+export function claimedChallenge(clientDataJSON: unknown): string | undefined {
+  if (typeof clientDataJSON !== 'string' || clientDataJSON.length > 8192) return undefined;
+  try {
+    const text = new TextDecoder().decode(base64url.decode(clientDataJSON));
+    const data = JSON.parse(text) as { challenge?: unknown };
+    return typeof data.challenge === 'string' ? data.challenge : undefined;
+  } catch {
+    return undefined; // malformed: the caller refuses it like an unknown challenge
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * Registering a passkey: from a one-time invite link (the person's first), or by
+ * a signed-in person adding another. Options pin what the broker accepts
+ * (discoverable credential, user verification, EdDSA/ES256/RS256); verification
+ * consumes the challenge, and for an invite the link, in the same transaction
+ * that stores the passkey, so a failure anywhere leaves everything as it was.
+ */
+import {
+  generateRegistrationOptions,
+  verifyRegistrationResponse,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import { and, eq, gt, isNull, ne } from 'drizzle-orm';
+import { base64url } from 'jose';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import type { Database, DbOrTx } from '../db/database.ts';
+import { invites, passkeys, users } from '../db/schema.ts';
+import { sha256base64url } from '../random.ts';
+import { consumeInvite } from '../registry/users.ts';
+import { consumeChallenge, issueChallenge } from './challenge-store.ts';
+import { claimedChallenge, PasskeyError } from './errors.ts';
+import { relyingParty } from './rp.ts';
+
+export interface RegistrationDeps {
+  db: Database;
+  config: Pick<Config, 'publicUrl' | 'webauthnChallengeTtl'>;
+  clock: Clock;
+}
+
+export interface Person {
+  tenantId: string;
+  userId: string;
+  email: string;
+}
+
+const badInvite = () =>
+  new PasskeyError('ERR_PASSKEY_INVITE', 'invite link is invalid, expired or already used');
+
+/** The person an open invite is for; the same conditions consumeInvite enforces. */
+async function inviteeOf(db: DbOrTx, secret: unknown, now: Date): Promise<Person> {
+  if (typeof secret !== 'string' || secret.length === 0 || secret.length > 128) throw badInvite();
+  const [row] = await db
+    .select({ tenantId: users.tenantId, userId: users.id, email: users.email })
+    .from(invites)
+    .innerJoin(users, eq(users.id, invites.userId))
+    .where(
+      and(
+        eq(invites.tokenHash, await sha256base64url(secret)),
+        isNull(invites.usedAt),
+        gt(invites.expiresAt, now),
+        ne(users.status, 'disabled'),
+      ),
+    );
+  if (!row) throw badInvite();
+  return row;
+}
+
+async function optionsFor(
+  deps: RegistrationDeps,
+  person: Person,
+  context: Record<string, unknown>,
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const rp = relyingParty(deps.config);
+  const existing = await deps.db
+    .select({ id: passkeys.id, transports: passkeys.transports })
+    .from(passkeys)
+    .where(eq(passkeys.userId, person.userId));
+  const options = await generateRegistrationOptions({
+    rpName: rp.rpName,
+    rpID: rp.rpID,
+    userName: person.email,
+    userDisplayName: person.email,
+    // The user handle is the opaque user id, never the email (WebAuthn §14.6.1).
+    userID: new TextEncoder().encode(person.userId),
+    attestationType: 'none',
+    excludeCredentials: existing,
+    authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+    supportedAlgorithmIDs: [-8, -7, -257],
+    timeout: deps.config.webauthnChallengeTtl * 1000,
+  });
+  await issueChallenge(deps.db, {
+    purpose: 'registration',
+    challenge: options.challenge,
+    tenantId: person.tenantId,
+    userId: person.userId,
+    context,
+    now: deps.clock.now(),
+    ttl: deps.config.webauthnChallengeTtl,
+  });
+  return options;
+}
+
+export async function inviteRegistrationOptions(
+  deps: RegistrationDeps,
+  inviteSecret: unknown,
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const person = await inviteeOf(deps.db, inviteSecret, deps.clock.now());
+  return optionsFor(deps, person, { invite: await sha256base64url(inviteSecret as string) });
+}
+
+export async function addPasskeyOptions(
+  deps: RegistrationDeps,
+  person: Person,
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  return optionsFor(deps, person, { add: true });
+}
+
+/**
+ * Verifies a registration response inside `tx` and stores the passkey. `expect`
+ * says which ceremony it must answer: an invite (by its secret) or a signed-in
+ * person adding a passkey.
+ */
+export async function completeRegistration(
+  tx: DbOrTx,
+  deps: RegistrationDeps,
+  response: RegistrationResponseJSON,
+  expect: { invite: string } | { person: Person },
+): Promise<Person & { passkeyId: string }> {
+  const now = deps.clock.now();
+  const challenge = claimedChallenge(response.response.clientDataJSON);
+  const row = challenge
+    ? await consumeChallenge(tx, { challenge, purpose: 'registration', now })
+    : undefined;
+  const inviteHash = 'invite' in expect ? await sha256base64url(expect.invite) : undefined;
+  const matches =
+    row &&
+    (inviteHash
+      ? row.context.invite === inviteHash
+      : 'person' in expect && row.context.add === true && row.userId === expect.person.userId);
+  if (!row || !challenge || !matches || !row.userId || !row.tenantId) {
+    throw new PasskeyError(
+      'ERR_PASSKEY_CHALLENGE',
+      'this passkey response does not answer a current registration; start again',
+    );
+  }
+  const rp = relyingParty(deps.config);
+  let info;
+  try {
+    const result = await verifyRegistrationResponse({
+      response,
+      expectedChallenge: challenge,
+      expectedOrigin: rp.origin,
+      expectedRPID: rp.rpID,
+      requireUserVerification: true,
+      supportedAlgorithmIDs: [-8, -7, -257],
+    });
+    if (!result.verified) throw new Error('the attestation does not verify');
+    info = result.registrationInfo;
+  } catch (cause) {
+    throw new PasskeyError(
+      'ERR_PASSKEY_VERIFY',
+      `the passkey was not accepted: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  if (inviteHash && 'invite' in expect) {
+    try {
+      const redeemed = await consumeInvite(tx, expect.invite, deps.clock);
+      if (redeemed.userId !== row.userId) throw badInvite();
+    } catch (cause) {
+      if (cause instanceof PasskeyError) throw cause;
+      throw badInvite();
+    }
+  }
+  await tx.insert(passkeys).values({
+    id: info.credential.id,
+    tenantId: row.tenantId,
+    userId: row.userId,
+    publicKey: base64url.encode(info.credential.publicKey),
+    counter: info.credential.counter,
+    transports: info.credential.transports ?? [],
+    deviceType: info.credentialDeviceType,
+    backedUp: info.credentialBackedUp,
+    aaguid: info.aaguid,
+    createdAt: now,
+  });
+  const [person] = await tx
+    .update(users)
+    .set({ status: 'active' })
+    .where(and(eq(users.id, row.userId), ne(users.status, 'disabled')))
+    .returning({ tenantId: users.tenantId, userId: users.id, email: users.email });
+  if (!person) throw badInvite();
+  return { ...person, passkeyId: info.credential.id };
+}
