@@ -5,7 +5,7 @@
 import { and, desc, eq, gt, isNull, lte, ne, or } from 'drizzle-orm';
 import type { DbOrTx } from '../db/database.ts';
 import { cibaRequests, clients, grants, issuedTokens, type ResourceScopes } from '../db/schema.ts';
-import { isUuid } from '../random.ts';
+import { isUuid, sha256base64url } from '../random.ts';
 import { agentTask } from './request-view.ts';
 
 export interface Who {
@@ -181,4 +181,10 @@ export async function revokeGrant(
       .where(and(eq(issuedTokens.grantId, row.id), isNull(issuedTokens.revokedAt)));
     return true;
   });
+}
+
+/** A short digest of which requests wait and which grants live: equal digests, same dashboard. */
+export function dashboardState(pending: PendingRequest[], grants: GrantSummary[]): Promise<string> {
+  const ids = [...pending.map((r) => `r:${r.id}`), ...grants.map((g) => `g:${g.id}`)].sort();
+  return sha256base64url(ids.join(','));
 }

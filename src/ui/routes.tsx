@@ -10,7 +10,13 @@ import { loadSession, type SessionEnv } from '../passkeys/session.ts';
 import { assetRoutes } from './assets.ts';
 import { pageSecurity } from './csp.ts';
 import { findOpenInvite } from './invite-lookup.ts';
-import { activeGrants, pendingRequests, recentActivity } from '../delegation/grants.ts';
+import {
+  activeGrants,
+  dashboardState,
+  pendingRequests,
+  recentActivity,
+} from '../delegation/grants.ts';
+import { OAuthError } from '../oauth/errors.ts';
 import { Dashboard } from './pages/dashboard.tsx';
 import { ActiveGrants, PendingRequests, RecentActivity } from './pages/delegations.tsx';
 import { InvitePage, InviteRefusedPage } from './pages/invite.tsx';
@@ -37,12 +43,24 @@ export function pageRoutes(deps: Deps): Hono<SessionEnv> {
     ]);
     return renderPage(
       c,
-      <Dashboard session={who}>
+      <Dashboard session={who} state={await dashboardState(pending, active)}>
         <PendingRequests requests={pending} />
         <ActiveGrants grants={active} csrf={who.csrfToken} />
         <RecentActivity events={recent} />
       </Dashboard>,
     );
+  });
+
+  // What the dashboard's script polls: a digest of the pending requests and live grants.
+  pages.get('/dashboard/state', session, async (c) => {
+    const who = c.get('session');
+    if (!who) throw new OAuthError('login_required', 'sign in first', 401);
+    const now = clock.now();
+    const state = await dashboardState(
+      await pendingRequests(db, who, now),
+      await activeGrants(db, who, now),
+    );
+    return c.json({ state }, 200, { 'cache-control': 'no-store' });
   });
 
   pages.get('/invite/:secret', secure, session, async (c) => {

@@ -158,8 +158,10 @@ describe('approving an agent with a passkey, in a real browser', () => {
       const config = await agentClient();
       const request = await ask(config);
 
-      await page.goto(`${server.url}/`);
+      // The dashboard already open shows the new request by itself (dashboard.js).
+      const shownAt = page.url();
       await page.getByRole('link', { name: 'Review' }).waitFor();
+      expect(page.url()).toBe(shownAt);
       await screenshot(page, 'dashboard-pending');
       await page.getByRole('link', { name: 'Review' }).click();
       await heading('Mail assistant asks to act for you').waitFor();

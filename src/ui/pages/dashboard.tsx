@@ -9,13 +9,19 @@ import { PasskeyAction } from '../passkey-action.tsx';
 
 export interface DashboardProps {
   session: Session;
+  /** A digest of what the page shows; dashboard.js reloads when the broker's differs. */
+  state?: string;
   /** Sections shown above the passkey panel (pending requests, grants, activity). */
   children?: Child;
 }
 
-export const Dashboard: FC<DashboardProps> = ({ session, children }) => (
-  <Layout title="Dashboard" session={session} scripts={['simplewebauthn.js', 'passkeys.js']}>
-    <div class="page-head">
+export const Dashboard: FC<DashboardProps> = ({ session, state, children }) => (
+  <Layout
+    title="Dashboard"
+    session={session}
+    scripts={['simplewebauthn.js', 'passkeys.js', 'dashboard.js']}
+  >
+    <div class="page-head" data-dashboard-state={state}>
       <h1>Dashboard</h1>
       <p class="muted">
         Signed in as <strong>{session.email}</strong>
