@@ -177,6 +177,8 @@ describe('approving an agent with a passkey, in a real browser', () => {
       await screenshot(page, 'approval');
 
       await page.getByRole('checkbox', { name: 'mail:send', exact: true }).uncheck();
+      // The agent asked for a day; the person allows an hour.
+      await page.getByLabel('The permission lasts').selectOption({ label: '1 hour' });
       let captured: string | undefined;
       page.on('request', (r) => {
         if (r.url().endsWith('/approval/verify')) captured = r.postData() ?? undefined;
@@ -213,6 +215,8 @@ describe('approving an agent with a passkey, in a real browser', () => {
         { tenant: 'acme', grant_id: grant.id },
       );
       expect(cli).toMatchObject({ ok: true, grant_id: grant.id });
+      expect(grant.expiresAt.getTime() - grant.createdAt.getTime()).toBe(3_600_000);
+      expect(payload.exp).toBeLessThanOrEqual(grant.expiresAt.getTime() / 1000);
       expect(JSON.parse(grant.evidence.document)).toMatchObject({
         request_id: request.requestId,
         resources: [{ resource: MAIL, scopes: ['mail:read'] }],

@@ -13,6 +13,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../helpers/browser.ts';
+import { passkeys } from '../../src/db/schema.ts';
 import { invite } from './fixtures.ts';
 
 let browser: Browser;
@@ -102,6 +103,30 @@ describe('passkeys in a real browser', () => {
       expect(problems.filter((p) => !isExpected410(p))).toEqual([]);
     },
   );
+
+  it('adds a second passkey from the dashboard, which then signs in on its own', async () => {
+    const first = await addVirtualAuthenticator(page);
+    const { url: inviteUrl } = await invite(server.app, 'ada@example.com', 'acme');
+    await page.goto(inviteUrl);
+    await clickThroughToDashboard('Create passkey');
+
+    // The first device is gone; a second one is added while still signed in.
+    await first.cdp.send('WebAuthn.removeVirtualAuthenticator', {
+      authenticatorId: first.authenticatorId,
+    });
+    const second = await addVirtualAuthenticator(page);
+    await button('Add a passkey').click();
+    await page.getByText('Passkey added.').waitFor();
+    expect(await second.credentials()).toHaveLength(1);
+    const stored = await server.app.deps.database.db.select().from(passkeys);
+    expect(stored).toHaveLength(2);
+    expect(new Set(stored.map((p) => p.userId)).size).toBe(1);
+
+    await button('Sign out').click();
+    await clickThroughToDashboard('Sign in with passkey');
+    expect(await page.getByText('Signed in as ada@example.com').count()).toBe(1);
+    expect(problems).toEqual([]);
+  });
 
   it('says in words why sign-in failed when this device has no passkey', async () => {
     // An authenticator with no credential: Chromium answers the prompt with NotAllowedError,
