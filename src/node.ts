@@ -8,6 +8,8 @@ import { ConfigError, loadConfig } from './config.ts';
 import { acquireLock, updateLock } from './node/data-dir.ts';
 import { openNodeDeps } from './node/open-deps.ts';
 import { startOperatorServer, type OperatorServer } from './operator/server.ts';
+import { pruneChallenges } from './passkeys/challenge-store.ts';
+import { pruneSessions } from './passkeys/session.ts';
 
 const HOUR = 3_600_000;
 
@@ -49,9 +51,11 @@ async function main(): Promise<void> {
     ),
     setInterval(
       () =>
-        void clientAuth
-          .pruneSeenAssertions()
-          .catch((e: unknown) => log(`pruning failed: ${String(e)}`)),
+        void Promise.all([
+          clientAuth.pruneSeenAssertions(),
+          pruneChallenges(deps.database.db, deps.clock.now()),
+          pruneSessions(deps.database.db, deps.clock.now()),
+        ]).catch((e: unknown) => log(`pruning failed: ${String(e)}`)),
       HOUR / 6,
     ),
   ];

@@ -4,7 +4,7 @@
  * request from a page. The cookie holds a random secret; the database keeps only
  * its SHA-256, so a leaked table signs nobody in.
  */
-import { and, eq, gt } from 'drizzle-orm';
+import { and, eq, gt, lte } from 'drizzle-orm';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { timingSafeEqual } from 'hono/utils/buffer';
@@ -138,4 +138,9 @@ export function requireCsrf(config: Pick<Config, 'publicUrl'>): MiddlewareHandle
     }
     await next();
   };
+}
+
+/** Deletes sessions past their expiry; they already open nothing, this only keeps the table small. */
+export async function pruneSessions(db: DbOrTx, now: Date): Promise<void> {
+  await db.delete(sessions).where(lte(sessions.expiresAt, now));
 }
