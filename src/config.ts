@@ -50,6 +50,15 @@ const envSchema = z.object({
   MANDATE_GRANT_TTL: seconds(86_400, 60, 365 * 86_400),
   /** The longest grant a person can approve. */
   MANDATE_GRANT_MAX_TTL: seconds(30 * 86_400, 60, 365 * 86_400),
+  /** How deep sub-agent token exchanges may nest (RFC 8693 `act` chain); 0 forbids exchange. */
+  MANDATE_TOKEN_EXCHANGE_MAX_DEPTH: z.coerce.number().int().min(0).max(10).default(3),
+  /** How old a DPoP proof's `iat` may be (RFC 9449 §11.1). */
+  MANDATE_DPOP_PROOF_MAX_AGE: seconds(120, 10, 600),
+  /** Require a server-issued DPoP nonce (RFC 9449 §8) on every proof. */
+  MANDATE_DPOP_REQUIRE_NONCE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** Largest request body accepted by any endpoint, in bytes. */
   MANDATE_MAX_BODY_BYTES: z.coerce
     .number()
@@ -81,6 +90,9 @@ export interface Config {
   cibaInterval: number;
   grantTtl: number;
   grantMaxTtl: number;
+  tokenExchangeMaxDepth: number;
+  dpopProofMaxAge: number;
+  dpopRequireNonce: boolean;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +140,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     cibaInterval: e.MANDATE_CIBA_INTERVAL,
     grantTtl: e.MANDATE_GRANT_TTL,
     grantMaxTtl: e.MANDATE_GRANT_MAX_TTL,
+    tokenExchangeMaxDepth: e.MANDATE_TOKEN_EXCHANGE_MAX_DEPTH,
+    dpopProofMaxAge: e.MANDATE_DPOP_PROOF_MAX_AGE,
+    dpopRequireNonce: e.MANDATE_DPOP_REQUIRE_NONCE,
   };
 }
 

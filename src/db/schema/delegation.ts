@@ -96,6 +96,11 @@ export const grants = pgTable(
      * secret never has to be kept anywhere.
      */
     handleHash: text('handle_hash').unique(),
+    /**
+     * RFC 7638 thumbprint of the DPoP key the grant is bound to (RFC 9449 §5), set when
+     * the agent redeemed it with a DPoP proof; the handle then works only with that key.
+     */
+    dpopJkt: text('dpop_jkt'),
     /** Longest lifetime of any access token minted under this grant, seconds. */
     maxTokenTtl: integer('max_token_ttl').notNull(),
     status: text('status', { enum: ['active', 'revoked'] })

@@ -1,5 +1,16 @@
 /** Every access token the broker mints, recorded before it is handed out. */
-import { index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { createdAt } from './columns.ts';
 import { grants } from './delegation.ts';
 import { clients, tenants } from './registry.ts';
@@ -21,10 +32,68 @@ export const issuedTokens = pgTable(
     scope: text('scope').notNull(),
     /** The task the token was minted for (RFC 9396 details: id, purpose), if any. */
     task: jsonb('task').$type<Record<string, unknown>>(),
+    /** `access` (RFC 9068 JWT) or `vc` (the verifiable-credential form). */
+    kind: text('kind', { enum: ['access', 'vc'] })
+      .notNull()
+      .default('access'),
+    /** RFC 7638 thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
+    dpopJkt: text('dpop_jkt'),
+    /** For a token exchange (RFC 8693): the token it was exchanged from. */
+    parentJti: text('parent_jti'),
+    /** Every ancestor's jti, root first: revoking any of them makes this token inactive. */
+    ancestors: jsonb('ancestors').$type<string[]>().notNull().default([]),
+    /** 0 for a token minted from a grant; 1 + the parent's for an exchanged one. */
+    depth: integer('depth').notNull().default(0),
     issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
-  (t) => [index('issued_tokens_grant_idx').on(t.grantId)],
+  (t) => [
+    index('issued_tokens_grant_idx').on(t.grantId),
+    index('issued_tokens_parent_idx').on(t.parentJti),
+    check('issued_tokens_kind_known', sql`${t.kind} in ('access', 'vc')`),
+  ],
+);
+
+/**
+ * Attempts to act beyond a grant: asked for at the token endpoint (scope or resource
+ * outside the grant) or reported by an API. The revocation issue acts on them.
+ */
+export const overrunAttempts = pgTable(
+  'overrun_attempts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    grantId: uuid('grant_id').references(() => grants.id),
+    clientId: text('client_id')
+      .notNull()
+      .references(() => clients.id),
+    /** The token involved, when there was one. */
+    jti: text('jti'),
+    source: text('source', { enum: ['token_endpoint', 'api_report'] }).notNull(),
+    /** What was attempted: scope, resource, method, path. */
+    attempted: jsonb('attempted').$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('overrun_attempts_grant_idx').on(t.grantId),
+    check('overrun_attempts_source_known', sql`${t.source} in ('token_endpoint', 'api_report')`),
+  ],
+);
+
+/** DPoP proof `jti`s seen (RFC 9449 §11.1), per key, kept until the proof is too old to use. */
+export const dpopProofJtis = pgTable(
+  'dpop_proof_jtis',
+  {
+    jkt: text('jkt').notNull(),
+    jti: text('jti').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.jkt, t.jti] }),
+    index('dpop_proof_jtis_expiry_idx').on(t.expiresAt),
+  ],
 );
