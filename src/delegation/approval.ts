@@ -17,7 +17,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { passkeys } from '../db/schema.ts';
-import { verifyPasskeyAssertion } from '../passkeys/assertion.ts';
+import { verifyPasskeyAssertion } from '../passkeys/verify-assertion.ts';
 import { consumeChallenge, issueChallenge } from '../passkeys/challenge-store.ts';
 import { claimedChallenge } from '../passkeys/errors.ts';
 import { relyingParty } from '../passkeys/rp.ts';

@@ -11,7 +11,7 @@ import { and, eq } from 'drizzle-orm';
 import { base64url } from 'jose';
 import type { DbOrTx } from '../db/database.ts';
 import { passkeys } from '../db/schema.ts';
-import { PasskeyError } from './errors.ts';
+import { PasskeyError, refusalReason } from './errors.ts';
 import type { RelyingParty } from './rp.ts';
 
 export interface AssertionInput {
@@ -21,7 +21,8 @@ export interface AssertionInput {
   /** When given, the credential must belong to this tenant and person. */
   tenantId?: string;
   userId?: string;
-  rp: RelyingParty;
+  /** Only the RP ID and origin matter here; callers may pass the whole relyingParty(config). */
+  rp: Pick<RelyingParty, 'rpID' | 'origin'>;
   now: Date;
 }
 
@@ -80,7 +81,7 @@ export async function verifyPasskeyAssertion(
     // The library's message says what was expected and what came (origin, RP ID, counter…).
     throw new PasskeyError(
       'ERR_PASSKEY_VERIFY',
-      `the passkey response was refused: ${(cause as Error).message}`,
+      `the passkey response was refused: ${refusalReason(cause, a.rp)}`,
       { cause },
     );
   }

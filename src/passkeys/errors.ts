@@ -15,6 +15,19 @@ export class PasskeyError extends Error {
   }
 }
 
+/**
+ * The library's reason for refusing a response, as a client-safe sentence. Its
+ * messages already say expected vs got (origin, challenge, counter), except for
+ * the RP ID, where only a hash came in: name the RP ID we expected instead.
+ */
+export function refusalReason(cause: unknown, rp: { rpID: string }): string {
+  if (!(cause instanceof Error)) return 'the response does not verify';
+  if (cause.name === 'UnexpectedRPIDHash') {
+    return `authenticator data is for another RP ID, expected "${rp.rpID}"`;
+  }
+  return cause.message;
+}
+
 /** The challenge a WebAuthn response claims to answer, from its clientDataJSON; undefined if unreadable. */
 export function claimedChallenge(clientDataJSON: unknown): string | undefined {
   if (typeof clientDataJSON !== 'string' || clientDataJSON.length > 8192) return undefined;

@@ -20,7 +20,7 @@ import { invites, passkeys, users } from '../db/schema.ts';
 import { sha256base64url } from '../random.ts';
 import { consumeInvite } from '../registry/users.ts';
 import { consumeChallenge, issueChallenge } from './challenge-store.ts';
-import { claimedChallenge, PasskeyError } from './errors.ts';
+import { claimedChallenge, PasskeyError, refusalReason } from './errors.ts';
 import { relyingParty } from './rp.ts';
 
 export interface RegistrationDeps {
@@ -151,7 +151,7 @@ export async function completeRegistration(
   } catch (cause) {
     throw new PasskeyError(
       'ERR_PASSKEY_VERIFY',
-      `the passkey was not accepted: ${(cause as Error).message}`,
+      `the passkey was not accepted: ${refusalReason(cause, rp)}`,
       { cause },
     );
   }
@@ -164,18 +164,27 @@ export async function completeRegistration(
       throw badInvite();
     }
   }
-  await tx.insert(passkeys).values({
-    id: info.credential.id,
-    tenantId: row.tenantId,
-    userId: row.userId,
-    publicKey: base64url.encode(info.credential.publicKey),
-    counter: info.credential.counter,
-    transports: info.credential.transports ?? [],
-    deviceType: info.credentialDeviceType,
-    backedUp: info.credentialBackedUp,
-    aaguid: info.aaguid,
-    createdAt: now,
-  });
+  // A credential id is globally unique (WebAuthn §6.1): a client that ignores excludeCredentials,
+  // or replays someone else's attestation, gets a 400 rather than a primary-key violation (500).
+  const [stored] = await tx
+    .insert(passkeys)
+    .values({
+      id: info.credential.id,
+      tenantId: row.tenantId,
+      userId: row.userId,
+      publicKey: base64url.encode(info.credential.publicKey),
+      counter: info.credential.counter,
+      transports: info.credential.transports ?? [],
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp,
+      aaguid: info.aaguid,
+      createdAt: now,
+    })
+    .onConflictDoNothing({ target: passkeys.id })
+    .returning({ id: passkeys.id });
+  if (!stored) {
+    throw new PasskeyError('ERR_PASSKEY_VERIFY', 'this passkey is already registered; use another');
+  }
   const [person] = await tx
     .update(users)
     .set({ status: 'active' })
