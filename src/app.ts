@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps.ts';
+import { didRoutes } from './did/routes.ts';
 import { healthRoutes } from './health/routes.ts';
 import { jwksRoutes } from './keys/routes.ts';
 import { ClientAuthenticator } from './oauth/client-auth.ts';
@@ -47,6 +48,7 @@ export function createApp(deps: Deps): App {
     c.json(authorizationServerMetadata(config), 200, { 'cache-control': 'public, max-age=300' }),
   );
   app.route(paths.jwks, jwksRoutes(deps.keys));
+  app.route('/', didRoutes(config.publicUrl, deps.keys));
   app.route('/', healthRoutes(deps.database, deps.keys));
   app.route('/', tokenRoutes(deps, clientAuth));
   app.route('/', pageRoutes(deps));

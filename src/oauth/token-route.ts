@@ -13,15 +13,23 @@ import { CIBA_GRANT_TYPE, cibaGrant } from './ciba-grant.ts';
 import type { ClientAuthenticator } from './client-auth.ts';
 import { clientAuthInput } from './client-auth-input.ts';
 import { OAuthError } from './errors.ts';
+import { TOKEN_EXCHANGE_GRANT_TYPE, exchangeGrant } from './exchange-grant.ts';
 import { readForm } from './form.ts';
 import type { GrantHandler } from './grant-handler.ts';
+import { introspectionEndpoint } from './introspection-route.ts';
 import { paths } from './metadata.ts';
+import { REFRESH_GRANT_TYPE, refreshGrant } from './refresh-grant.ts';
+import { revocationEndpoint } from './revocation-route.ts';
 
 /** The grant types the token endpoint accepts, by grant_type value. */
 export function grantHandlers(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
 ): Map<string, GrantHandler> {
-  return new Map([[CIBA_GRANT_TYPE, cibaGrant(deps)]]);
+  return new Map([
+    [CIBA_GRANT_TYPE, cibaGrant(deps)],
+    [REFRESH_GRANT_TYPE, refreshGrant(deps)],
+    [TOKEN_EXCHANGE_GRANT_TYPE, exchangeGrant(deps)],
+  ]);
 }
 
 export function tokenEndpoint(
@@ -48,11 +56,19 @@ export function tokenEndpoint(
   return app;
 }
 
-/** The token and backchannel authentication endpoints, mounted at their metadata paths. */
+/**
+ * The token, backchannel authentication, introspection and revocation endpoints,
+ * mounted at their metadata paths.
+ */
 export function tokenRoutes(deps: Deps, auth: ClientAuthenticator): Hono {
   const issuer = deps.config.publicUrl;
   const app = new Hono();
   app.route(paths.token, tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps)));
   app.route(paths.backchannel, backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`));
+  app.route(
+    paths.introspection,
+    introspectionEndpoint(deps, auth, `${issuer}${paths.introspection}`),
+  );
+  app.route(paths.revocation, revocationEndpoint(deps, auth, `${issuer}${paths.revocation}`));
   return app;
 }

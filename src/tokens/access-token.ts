@@ -36,6 +36,8 @@ export interface AccessTokenInput {
   tenantId: string;
   grantId: string;
   task?: TaskClaim | undefined;
+  /** RFC 9449 §6.1: the RFC 7638 thumbprint of the DPoP key the token is bound to. */
+  dpopJkt?: string | undefined;
   issuedAt: Date;
   /** Seconds; see tokenLifetime() for how the caller bounds it. */
   lifetime: number;
@@ -54,6 +56,8 @@ export interface AccessTokenClaims {
   tid: string;
   grant_id: string;
   task?: TaskClaim;
+  /** RFC 7800 confirmation: `jkt` when DPoP-bound (RFC 9449 §6.1). */
+  cnf?: { jkt: string };
 }
 
 export interface MintedAccessToken {
@@ -86,6 +90,7 @@ export async function mintAccessToken(
     tid: input.tenantId,
     grant_id: input.grantId,
     ...(input.task && Object.keys(input.task).length > 0 ? { task: input.task } : {}),
+    ...(input.dpopJkt === undefined ? {} : { cnf: { jkt: input.dpopJkt } }),
   };
   const token = await new SignJWT({ ...claims })
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP })

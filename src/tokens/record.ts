@@ -18,6 +18,7 @@ export async function recordIssuedToken(db: DbOrTx, minted: MintedAccessToken): 
     audience: claims.aud,
     scope: claims.scope,
     task: claims.task ? { ...claims.task } : null,
+    dpopJkt: claims.cnf?.jkt ?? null,
     issuedAt: new Date(claims.iat * 1000),
     expiresAt: new Date(claims.exp * 1000),
   });

@@ -18,21 +18,52 @@ describe('discovery and health endpoints', () => {
       jwks_uri: `${ISSUER}/.well-known/jwks.json`,
       token_endpoint: `${ISSUER}/oauth/token`,
       token_endpoint_auth_methods_supported: ['private_key_jwt'],
-      grant_types_supported: ['urn:openid:params:grant-type:ciba'],
+      // Other grants (token exchange) join by configuration; these two are always there.
+      grant_types_supported: expect.arrayContaining([
+        'urn:openid:params:grant-type:ciba',
+        'refresh_token',
+      ]) as unknown,
       backchannel_authentication_endpoint: `${ISSUER}/oauth/backchannel`,
       backchannel_token_delivery_modes_supported: ['poll'],
       backchannel_user_code_parameter_supported: false,
       authorization_details_types_supported: ['agent_task'],
+      introspection_endpoint: `${ISSUER}/oauth/introspect`,
+      introspection_endpoint_auth_methods_supported: ['private_key_jwt'],
+      revocation_endpoint: `${ISSUER}/oauth/revoke`,
+      revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
     });
-    expect(meta.token_endpoint_auth_signing_alg_values_supported).not.toContain('HS256');
-    expect(meta.token_endpoint_auth_signing_alg_values_supported).not.toContain('none');
+    for (const endpoint of ['token', 'introspection', 'revocation']) {
+      const algs = meta[`${endpoint}_endpoint_auth_signing_alg_values_supported`];
+      expect(algs, endpoint).toContain('EdDSA');
+      expect(algs, endpoint).not.toContain('HS256');
+      expect(algs, endpoint).not.toContain('none');
+    }
+  });
+
+  it('lists sub-agent token exchange and the verifiable-credential form (Mandate extensions)', async () => {
+    const meta = (await (
+      await t.request('/.well-known/oauth-authorization-server')
+    ).json()) as Record<string, unknown>;
+    expect(meta.grant_types_supported).toContain('urn:ietf:params:oauth:grant-type:token-exchange');
+    expect(meta).toMatchObject({
+      mandate_requested_token_types_supported: [
+        'urn:ietf:params:oauth:token-type:access_token',
+        'urn:mandate:token-type:vc+jwt',
+      ],
+      mandate_vc_issuer: 'did:web:localhost%3A8787',
+    });
   });
 
   it('advertises only endpoints that exist: each POST endpoint asks for client authentication', async () => {
     const meta = (await (
       await t.request('/.well-known/oauth-authorization-server')
     ).json()) as Record<string, string>;
-    for (const key of ['token_endpoint', 'backchannel_authentication_endpoint']) {
+    for (const key of [
+      'token_endpoint',
+      'backchannel_authentication_endpoint',
+      'introspection_endpoint',
+      'revocation_endpoint',
+    ]) {
       const path = (meta[key] ?? '').slice(ISSUER.length);
       const res = await t.request(path, {
         method: 'POST',

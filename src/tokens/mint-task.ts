@@ -1,0 +1,182 @@
+/**
+ * The per-task mint (DESIGN.md, token endpoint, `refresh_token`): the agent
+ * presents its grant handle and gets one short-lived access token for one API,
+ * with at most the scopes the person granted for it.
+ *
+ * Everything happens in one transaction: the grant is read under a share lock (so
+ * a concurrent revocation waits for us and then revokes this token too), the token
+ * is signed and recorded before the transaction commits. Asking beyond the grant is
+ * recorded as an overrun attempt and that record commits even though the request
+ * fails: the transaction returns the error and it is thrown after the commit.
+ */
+import { and, eq } from 'drizzle-orm';
+import type { Database, Tx } from '../db/database.ts';
+import { grants, overrunAttempts } from '../db/schema.ts';
+import type { SigningKey } from '../keys/key-store.ts';
+import { OAuthError } from '../oauth/errors.ts';
+import { sha256base64url } from '../random.ts';
+import { mintAccessToken, type TaskClaim } from './access-token.ts';
+import { AlgebraError, boundedLifetime, chooseResource, narrowScopes } from './algebra.ts';
+import { tokenLifetime, TokenLifetimeError } from './lifetime.ts';
+import { recordIssuedToken } from './record.ts';
+
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/** Handles are 32 random bytes in base64url (43 characters); anything far longer is not one. */
+const HANDLE_MAX = 128;
+
+export interface TaskMintInput {
+  /** The authenticated agent and its tenant. */
+  clientId: string;
+  tenantId: string;
+  /** The grant handle, as the agent sent it in `refresh_token`. */
+  handle: string;
+  /** RFC 8707 `resource` values as sent (none, one, or — refused — several). */
+  resources: string[];
+  /** Requested scopes, syntax already checked; undefined means all the grant holds for the resource. */
+  scopes: string[] | undefined;
+  /** What the task is (from its `agent_task` authorization details). */
+  task?: TaskClaim | undefined;
+  /** A shorter lifetime the task asked for (`max_token_ttl`), seconds. */
+  requestedTtl?: number | undefined;
+  /** The details as sent, echoed in the response (RFC 9396 §7). */
+  authorizationDetails?: Record<string, unknown>[] | undefined;
+  /**
+   * RFC 7638 thumbprint of the key of a DPoP proof the token endpoint verified
+   * (RFC 9449). When given, the token is bound to it; when the grant is bound, it
+   * must be the grant's key.
+   */
+  dpopJkt?: string | undefined;
+  now: Date;
+  issuer: string;
+  /** The broker's default access-token lifetime, seconds. */
+  accessTokenTtl: number;
+  /** Fetched before the transaction: on PGlite a query outside it would wait for it to end. */
+  signer: SigningKey;
+}
+
+export interface TaskTokenResponse {
+  access_token: string;
+  token_type: 'Bearer' | 'DPoP';
+  expires_in: number;
+  scope: string;
+  issued_token_type: typeof ACCESS_TOKEN_TYPE;
+  authorization_details?: Record<string, unknown>[];
+}
+
+/** One answer for unknown, someone else's, revoked and ended grants: nothing to learn. */
+const invalidGrant = () =>
+  new OAuthError(
+    'invalid_grant',
+    'the grant handle is invalid, expired, revoked or was issued to another client',
+  );
+
+export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<TaskTokenResponse> {
+  if (p.handle.length > HANDLE_MAX) throw invalidGrant();
+  const handleHash = await sha256base64url(p.handle);
+  const outcome = await db.transaction(async (tx) => {
+    const [grant] = await tx
+      .select()
+      .from(grants)
+      .where(and(eq(grants.handleHash, handleHash), eq(grants.clientId, p.clientId)))
+      .for('share');
+    if (!grant || grant.tenantId !== p.tenantId || grant.status !== 'active') throw invalidGrant();
+    // Under a second left cannot carry a token whose lifetime is counted in whole seconds.
+    if (grant.expiresAt.getTime() - p.now.getTime() < 1000) throw invalidGrant();
+    // RFC 9449 §5: a handle bound to a DPoP key is usable only with a proof by that key.
+    if (grant.dpopJkt !== null && grant.dpopJkt !== p.dpopJkt) {
+      throw new OAuthError('invalid_grant', 'the grant is bound to another DPoP key');
+    }
+
+    let resource: string;
+    let scopes: string[];
+    try {
+      const granted = chooseResource(grant.resources, p.resources);
+      resource = granted.resource;
+      scopes = narrowScopes(granted.scopes, p.scopes);
+    } catch (err) {
+      if (!(err instanceof AlgebraError)) throw err;
+      const overrun = err.code === 'ERR_RESOURCE_BEYOND' || err.code === 'ERR_SCOPE_BEYOND';
+      if (overrun) await recordOverrun(tx, grant, p);
+      return new OAuthError(
+        err.code === 'ERR_SCOPE_BEYOND' || err.code === 'ERR_SCOPE_EMPTY'
+          ? 'invalid_scope'
+          : 'invalid_target',
+        err.message,
+        400,
+        { cause: err },
+      );
+    }
+
+    const minted = await mintAccessToken(p.signer, {
+      issuer: p.issuer,
+      subject: grant.userId,
+      audience: resource,
+      clientId: grant.clientId,
+      scopes,
+      actor: { sub: grant.clientId },
+      tenantId: grant.tenantId,
+      grantId: grant.id,
+      task: p.task,
+      dpopJkt: p.dpopJkt,
+      issuedAt: p.now,
+      lifetime: lifetimeFor(grant, p),
+    });
+    await recordIssuedToken(tx, minted);
+    const response: TaskTokenResponse = {
+      access_token: minted.token,
+      // RFC 9449 §5: a DPoP-bound token is announced as such.
+      token_type: p.dpopJkt === undefined ? 'Bearer' : 'DPoP',
+      expires_in: minted.expiresIn,
+      scope: minted.claims.scope,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      ...(p.authorizationDetails ? { authorization_details: p.authorizationDetails } : {}),
+    };
+    return response;
+  });
+  if (outcome instanceof OAuthError) throw outcome;
+  return outcome;
+}
+
+/** The grant's bounds (tokenLifetime), narrowed further by what the task asked for. */
+function lifetimeFor(
+  grant: { maxTokenTtl: number; expiresAt: Date },
+  p: Pick<TaskMintInput, 'accessTokenTtl' | 'now' | 'requestedTtl'>,
+): number {
+  try {
+    const bounded = tokenLifetime({
+      defaultTtl: p.accessTokenTtl,
+      grantMaxTokenTtl: grant.maxTokenTtl,
+      grantExpiresAt: grant.expiresAt,
+      now: p.now,
+    });
+    return boundedLifetime({
+      now: p.now,
+      ceilings: p.requestedTtl === undefined ? [bounded] : [bounded, p.requestedTtl],
+      notAfter: [grant.expiresAt],
+    });
+  } catch (err) {
+    if (err instanceof TokenLifetimeError || err instanceof AlgebraError) throw invalidGrant();
+    throw err;
+  }
+}
+
+/** What the agent tried, for the revocation capability to act on (source token_endpoint). */
+async function recordOverrun(
+  tx: Tx,
+  grant: { id: string; tenantId: string; clientId: string },
+  p: Pick<TaskMintInput, 'scopes' | 'resources'>,
+): Promise<void> {
+  await tx.insert(overrunAttempts).values({
+    tenantId: grant.tenantId,
+    grantId: grant.id,
+    clientId: grant.clientId,
+    source: 'token_endpoint',
+    attempted: {
+      // null: not named, so the grant's defaults applied.
+      scope: p.scopes === undefined ? null : p.scopes.join(' '),
+      resource:
+        p.resources.length === 0 ? null : p.resources.length === 1 ? p.resources[0] : p.resources,
+    },
+  });
+}
