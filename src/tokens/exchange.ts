@@ -1,0 +1,374 @@
+/**
+ * Sub-agent token exchange (RFC 8693): an agent of the same tenant trades a parent
+ * access token (`subject_token`) and an assertion of its own (`actor_token`) for an
+ * attenuated token: the same person, API, grant and task; scope ⊆ the parent's;
+ * expiry ≤ the parent's; `act` nested with the sub-agent outermost (§4.1).
+ *
+ * Every refusal of a token is `invalid_request`, as RFC 8693 §2.2.2 requires ("if
+ * either the subject_token or actor_token are invalid for any reason, or are
+ * unacceptable based on policy"): that covers revoked, expired and foreign parents,
+ * replayed actor tokens and the depth limit. Scope beyond the parent is RFC 6749's
+ * `invalid_scope`; another audience is RFC 8693's `invalid_target`.
+ *
+ * The decision and the record happen in one transaction, with the parent token and
+ * its grant locked against a concurrent revocation: the child is either recorded with
+ * its lineage (parent_jti, ancestors, depth) before it is returned, or nothing is.
+ */
+import { and, eq, inArray, isNotNull } from 'drizzle-orm';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { SIGNING_ALGS } from '../config.ts';
+import type { Database, DbOrTx } from '../db/database.ts';
+import { clientAssertionJtis, clients, grants, issuedTokens } from '../db/schema.ts';
+import type { SigningKey } from '../keys/key-store.ts';
+import { CLIENT_ASSERTION_ALGS, type AuthenticatedClient } from '../oauth/client-auth.ts';
+import { OAuthError } from '../oauth/errors.ts';
+import {
+  ACCESS_TOKEN_TYP,
+  mintAccessToken,
+  type AccessTokenClaims,
+  type AccessTokenInput,
+  type Actor,
+  type TaskClaim,
+} from './access-token.ts';
+import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
+
+export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** RFC 8693 §3 token type identifiers. */
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+/** What `requested_token_type` may ask for; the first is the default. */
+export const EXCHANGE_TOKEN_TYPES = [ACCESS_TOKEN_TYPE, VC_TOKEN_TYPE] as const;
+type IssuedTokenType = (typeof EXCHANGE_TOKEN_TYPES)[number];
+
+/** Longest token or assertion we bother parsing: a cheap guard before any crypto. */
+const MAX_TOKEN_LENGTH = 8192;
+
+export interface ExchangeRequest {
+  subjectToken: string | undefined;
+  subjectTokenType: string | undefined;
+  actorToken: string | undefined;
+  actorTokenType: string | undefined;
+  requestedTokenType: string | undefined;
+  /** Requested scopes; undefined keeps the parent's. */
+  scopes: string[] | undefined;
+  /** Every `resource` and `audience` value; each must name the parent's audience. */
+  targets: string[];
+}
+
+export interface ExchangeContext {
+  db: Database;
+  /** The sub-agent, already authenticated with private_key_jwt at the token endpoint. */
+  client: AuthenticatedClient;
+  issuer: string;
+  now: Date;
+  /** Fetched before the transaction: on PGlite a query outside it would wait for it to end. */
+  signer: SigningKey;
+  /** The broker's published keys: a subject token must verify against one of them. */
+  jwks: JSONWebKeySet;
+  accessTokenTtl: number;
+  maxDepth: number;
+  clockSkew: number;
+  /** Longest `exp - now` accepted on an actor token, like a client assertion (RFC 7523 §3). */
+  maxAssertionTtl: number;
+  /** Fetch for a sub-agent registered with jwks_uri (tests inject one). */
+  fetch?: typeof fetch;
+}
+
+export interface ExchangeResponse {
+  access_token: string;
+  issued_token_type: IssuedTokenType;
+  /** RFC 8693 §2.2.1: `N_A` when the issued token is not an access token (the VC form). */
+  token_type: 'Bearer' | 'N_A';
+  expires_in: number;
+  scope: string;
+}
+
+const refuse = (description: string, cause?: unknown) =>
+  new OAuthError('invalid_request', description, 400, { cause });
+
+/** One answer for unknown, revoked, expired, foreign and revoked-grant parents: nothing to learn. */
+const inactiveSubject = () => refuse('subject_token is not an active access token');
+
+export async function exchangeToken(
+  ctx: ExchangeContext,
+  req: ExchangeRequest,
+): Promise<ExchangeResponse> {
+  if (ctx.client.kind !== 'agent') {
+    throw new OAuthError('unauthorized_client', 'only agents may exchange tokens');
+  }
+  // MANDATE_TOKEN_EXCHANGE_MAX_DEPTH=0 turns the grant off; metadata then omits it too.
+  if (ctx.maxDepth < 1) {
+    throw new OAuthError('unsupported_grant_type', 'token exchange is disabled on this broker');
+  }
+  const issuedType = checkTypes(req);
+  const subjectToken = req.subjectToken ?? '';
+  const actorToken = req.actorToken ?? '';
+  const parent = await verifySubjectToken(ctx, subjectToken);
+  const actor = await verifyActorToken(ctx, actorToken);
+
+  return ctx.db.transaction(async (tx) => {
+    // FOR SHARE: a revocation of this token or its grant waits for us, or we for it;
+    // either way no child is recorded under a parent already revoked.
+    const [row] = await tx
+      .select()
+      .from(issuedTokens)
+      .where(eq(issuedTokens.jti, parent.jti))
+      .for('share');
+    if (
+      !row ||
+      row.kind !== 'access' ||
+      row.tenantId !== ctx.client.tenantId ||
+      row.revokedAt !== null ||
+      row.expiresAt <= ctx.now
+    ) {
+      throw inactiveSubject();
+    }
+    const [grant] = await tx.select().from(grants).where(eq(grants.id, row.grantId)).for('share');
+    if (!grant || grant.status !== 'active' || grant.expiresAt <= ctx.now) throw inactiveSubject();
+    if (row.ancestors.length > 0) {
+      const revoked = await tx
+        .select({ jti: issuedTokens.jti })
+        .from(issuedTokens)
+        .where(and(inArray(issuedTokens.jti, row.ancestors), isNotNull(issuedTokens.revokedAt)))
+        .limit(1);
+      if (revoked.length > 0) throw inactiveSubject();
+    }
+    const depth = row.depth + 1;
+    if (depth > ctx.maxDepth) {
+      throw refuse(
+        `subject_token is already ${row.depth} exchange(s) deep; this broker allows at most ${ctx.maxDepth}`,
+      );
+    }
+    for (const target of req.targets) {
+      if (target !== row.audience) {
+        throw new OAuthError(
+          'invalid_target',
+          `an exchanged token keeps its parent's audience ${row.audience}, not ${target}`,
+        );
+      }
+    }
+    const parentScopes = row.scope.split(' ').filter((s) => s.length > 0);
+    const scopes = req.scopes ?? parentScopes;
+    const wider = scopes.filter((s) => !parentScopes.includes(s));
+    if (wider.length > 0) {
+      throw new OAuthError(
+        'invalid_scope',
+        `scope ${wider.join(' ')} is not in the subject_token's scope (${row.scope})`,
+      );
+    }
+    // Never past the parent, the grant, the grant's per-token ceiling or our default.
+    const end = Math.min(row.expiresAt.getTime(), grant.expiresAt.getTime());
+    const lifetime = Math.min(
+      ctx.accessTokenTtl,
+      grant.maxTokenTtl,
+      Math.floor((end - ctx.now.getTime()) / 1000),
+    );
+    if (lifetime < 1) throw inactiveSubject();
+
+    // The actor token is spent only if the exchange succeeds (the insert rolls back
+    // with everything else); a concurrent replay blocks on the key, then sees it taken.
+    const spent = await tx
+      .insert(clientAssertionJtis)
+      .values({
+        clientId: ctx.client.clientId,
+        jti: actor.jti,
+        expiresAt: new Date((actor.exp + ctx.clockSkew) * 1000),
+      })
+      .onConflictDoNothing()
+      .returning({ jti: clientAssertionJtis.jti });
+    if (spent.length === 0) throw refuse('actor_token was already used');
+
+    const input: AccessTokenInput = {
+      issuer: ctx.issuer,
+      subject: grant.userId,
+      audience: row.audience,
+      clientId: ctx.client.clientId,
+      scopes,
+      actor: { sub: ctx.client.clientId, act: parent.act },
+      tenantId: row.tenantId,
+      grantId: row.grantId,
+      task: parent.task,
+      issuedAt: ctx.now,
+      lifetime,
+    };
+    const minted =
+      issuedType === VC_TOKEN_TYPE
+        ? await mintVcToken(ctx.signer, input)
+        : await mintAccessToken(ctx.signer, input);
+    await recordExchangedToken(tx, minted.claims, {
+      kind: issuedType === VC_TOKEN_TYPE ? 'vc' : 'access',
+      parentJti: row.jti,
+      ancestors: [...row.ancestors, row.jti],
+      depth,
+    });
+    return {
+      access_token: minted.token,
+      issued_token_type: issuedType,
+      token_type: issuedType === VC_TOKEN_TYPE ? 'N_A' : 'Bearer',
+      expires_in: minted.expiresIn,
+      scope: minted.claims.scope,
+    };
+  });
+}
+
+export interface Lineage {
+  kind: 'access' | 'vc';
+  parentJti: string | null;
+  /** Root first; revoking any of them makes the token inactive. */
+  ancestors: string[];
+  depth: number;
+}
+
+/** Records a minted token with its kind and lineage (see src/tokens/record.ts for why first). */
+export async function recordExchangedToken(
+  db: DbOrTx,
+  claims: AccessTokenClaims,
+  lineage: Lineage,
+): Promise<void> {
+  await db.insert(issuedTokens).values({
+    jti: claims.jti,
+    tenantId: claims.tid,
+    grantId: claims.grant_id,
+    clientId: claims.client_id,
+    audience: claims.aud,
+    scope: claims.scope,
+    task: claims.task ? { ...claims.task } : null,
+    dpopJkt: claims.cnf?.jkt ?? null,
+    kind: lineage.kind,
+    parentJti: lineage.parentJti,
+    ancestors: lineage.ancestors,
+    depth: lineage.depth,
+    issuedAt: new Date(claims.iat * 1000),
+    expiresAt: new Date(claims.exp * 1000),
+  });
+}
+
+function checkTypes(req: ExchangeRequest): IssuedTokenType {
+  if (req.subjectToken === undefined) throw refuse('subject_token is required');
+  if (req.subjectTokenType === undefined) throw refuse('subject_token_type is required');
+  if (req.subjectTokenType !== ACCESS_TOKEN_TYPE) {
+    throw refuse(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+  }
+  // Optional in RFC 8693; required here, because the sub-agent's own signature is what
+  // puts it in the `act` chain (a client assertion alone proves only who is calling).
+  if (req.actorToken === undefined) throw refuse('actor_token is required');
+  if (req.actorTokenType !== JWT_TOKEN_TYPE) {
+    throw refuse(`actor_token_type must be ${JWT_TOKEN_TYPE}`);
+  }
+  const requested = req.requestedTokenType ?? ACCESS_TOKEN_TYPE;
+  const known = EXCHANGE_TOKEN_TYPES.find((t) => t === requested);
+  if (!known) {
+    throw refuse(`requested_token_type must be one of ${EXCHANGE_TOKEN_TYPES.join(', ')}`);
+  }
+  if (req.scopes !== undefined && req.scopes.length === 0) {
+    throw new OAuthError('invalid_scope', 'scope, when given, must name at least one scope');
+  }
+  return known;
+}
+
+interface VerifiedParent {
+  jti: string;
+  act: Actor;
+  task: TaskClaim | undefined;
+}
+
+/** Our own at+jwt, signed with a key we publish, by an algorithm we sign with. */
+async function verifySubjectToken(ctx: ExchangeContext, token: string): Promise<VerifiedParent> {
+  if (token.length > MAX_TOKEN_LENGTH) throw refuse('subject_token is too long');
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, createLocalJWKSet(ctx.jwks), {
+      algorithms: [...SIGNING_ALGS],
+      typ: ACCESS_TOKEN_TYP,
+      issuer: ctx.issuer,
+      requiredClaims: ['jti', 'exp', 'iat', 'sub', 'aud'],
+      currentDate: ctx.now,
+    }));
+  } catch (cause) {
+    throw refuse('subject_token is not a valid access token from this broker', cause);
+  }
+  const act = payload.act;
+  const task = payload.task;
+  if (typeof payload.jti !== 'string' || !isActor(act) || !(task === undefined || isTask(task))) {
+    throw refuse('subject_token is not a valid access token from this broker');
+  }
+  return { jti: payload.jti, act, task };
+}
+
+/**
+ * The sub-agent's own assertion, held to a client assertion's rules (RFC 7523 §3):
+ * iss = sub = the authenticated client, aud = the issuer, short-lived, with a jti.
+ */
+async function verifyActorToken(
+  ctx: ExchangeContext,
+  token: string,
+): Promise<{ jti: string; exp: number }> {
+  if (token.length > MAX_TOKEN_LENGTH) throw refuse('actor_token is too long');
+  const clientId = ctx.client.clientId;
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, await actorKeys(ctx), {
+      algorithms: [...CLIENT_ASSERTION_ALGS],
+      issuer: clientId,
+      subject: clientId,
+      audience: ctx.issuer,
+      requiredClaims: ['exp', 'jti'],
+      clockTolerance: ctx.clockSkew,
+      currentDate: ctx.now,
+    }));
+  } catch (cause) {
+    throw refuse('actor_token must be a JWT signed by the calling agent, for this issuer', cause);
+  }
+  const nowSeconds = Math.floor(ctx.now.getTime() / 1000);
+  const exp = payload.exp as number;
+  if (exp - nowSeconds > ctx.maxAssertionTtl) {
+    throw refuse(`actor_token must expire within ${ctx.maxAssertionTtl} seconds`);
+  }
+  if (typeof payload.iat === 'number' && payload.iat > nowSeconds + ctx.clockSkew) {
+    throw refuse('actor_token is issued in the future');
+  }
+  const jti = payload.jti;
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) {
+    throw refuse('actor_token jti is unusable');
+  }
+  return { jti, exp };
+}
+
+async function actorKeys(ctx: ExchangeContext): Promise<JWTVerifyGetKey> {
+  const [row] = await ctx.db
+    .select({ jwks: clients.jwks, jwksUri: clients.jwksUri })
+    .from(clients)
+    .where(eq(clients.id, ctx.client.clientId));
+  if (row?.jwks) return createLocalJWKSet(row.jwks);
+  if (row?.jwksUri) {
+    return createRemoteJWKSet(new URL(row.jwksUri), {
+      timeoutDuration: 5_000,
+      ...(ctx.fetch ? { [customFetch]: ctx.fetch } : {}),
+    });
+  }
+  throw refuse('the calling agent has no registered keys');
+}
+
+function isActor(value: unknown, depth = 0): value is Actor {
+  // Our own tokens nest at most maxDepth (≤ 10) deep; anything deeper is not ours.
+  if (depth > 16 || typeof value !== 'object' || value === null) return false;
+  const { sub, act } = value as { sub?: unknown; act?: unknown };
+  return typeof sub === 'string' && (act === undefined || isActor(act, depth + 1));
+}
+
+function isTask(value: unknown): value is TaskClaim {
+  if (typeof value !== 'object' || value === null) return false;
+  const { id, purpose } = value as { id?: unknown; purpose?: unknown };
+  return (
+    (id === undefined || typeof id === 'string') &&
+    (purpose === undefined || typeof purpose === 'string')
+  );
+}
