@@ -19,6 +19,7 @@ import { parseAuthorizationDetails } from '../delegation/authorization-details.t
 import { scopeNameSchema } from '../registry/validate.ts';
 import type { TaskClaim } from '../tokens/access-token.ts';
 import { ACCESS_TOKEN_TYPE, mintTaskToken, type TaskTokenResponse } from '../tokens/mint-task.ts';
+import { VC_TOKEN_TYPE } from '../tokens/vc.ts';
 import type { AuthenticatedClient } from './client-auth.ts';
 import { OAuthError } from './errors.ts';
 import type { OAuthForm } from './form.ts';
@@ -56,7 +57,11 @@ export function refreshGrant(deps: Pick<Deps, 'config' | 'database' | 'keys' | '
     const handle = form.get('refresh_token');
     if (handle === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
     const requestedType = form.get('requested_token_type');
-    if (requestedType !== undefined && requestedType !== ACCESS_TOKEN_TYPE) {
+    if (
+      requestedType !== undefined &&
+      requestedType !== ACCESS_TOKEN_TYPE &&
+      requestedType !== VC_TOKEN_TYPE
+    ) {
       throw new OAuthError(
         'invalid_request',
         `requested_token_type ${requestedType} is not supported`,
@@ -74,6 +79,7 @@ export function refreshGrant(deps: Pick<Deps, 'config' | 'database' | 'keys' | '
         requestedTtl: details.requestedTtl,
         authorizationDetails: details.raw,
         dpopJkt: dpop?.jkt,
+        form: requestedType === VC_TOKEN_TYPE ? 'vc' : 'access',
         now: deps.clock.now(),
         issuer: deps.config.publicUrl,
         accessTokenTtl: deps.config.accessTokenTtl,

@@ -39,6 +39,7 @@ import {
   type TaskClaim,
 } from './access-token.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
+import { recordIssuedToken, type Lineage } from './record.ts';
 
 export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 /** RFC 8693 §3 token type identifiers. */
@@ -219,36 +220,13 @@ export async function exchangeToken(
   });
 }
 
-export interface Lineage {
-  kind: 'access' | 'vc';
-  parentJti: string | null;
-  /** Root first; revoking any of them makes the token inactive. */
-  ancestors: string[];
-  depth: number;
-}
-
 /** Records a minted token with its kind and lineage (see src/tokens/record.ts for why first). */
-export async function recordExchangedToken(
+export function recordExchangedToken(
   db: DbOrTx,
   claims: AccessTokenClaims,
   lineage: Lineage,
 ): Promise<void> {
-  await db.insert(issuedTokens).values({
-    jti: claims.jti,
-    tenantId: claims.tid,
-    grantId: claims.grant_id,
-    clientId: claims.client_id,
-    audience: claims.aud,
-    scope: claims.scope,
-    task: claims.task ? { ...claims.task } : null,
-    dpopJkt: claims.cnf?.jkt ?? null,
-    kind: lineage.kind,
-    parentJti: lineage.parentJti,
-    ancestors: lineage.ancestors,
-    depth: lineage.depth,
-    issuedAt: new Date(claims.iat * 1000),
-    expiresAt: new Date(claims.exp * 1000),
-  });
+  return recordIssuedToken(db, { claims }, lineage);
 }
 
 function checkTypes(req: ExchangeRequest): IssuedTokenType {

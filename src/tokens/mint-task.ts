@@ -19,6 +19,7 @@ import { mintAccessToken, type TaskClaim } from './access-token.ts';
 import { AlgebraError, boundedLifetime, chooseResource, narrowScopes } from './algebra.ts';
 import { tokenLifetime, TokenLifetimeError } from './lifetime.ts';
 import { recordIssuedToken } from './record.ts';
+import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
 
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
@@ -47,6 +48,8 @@ export interface TaskMintInput {
    * must be the grant's key.
    */
   dpopJkt?: string | undefined;
+  /** `vc`: the same facts as a VCDM 2.0 credential (`vc+jwt`) instead of an RFC 9068 token. */
+  form?: 'access' | 'vc';
   now: Date;
   issuer: string;
   /** The broker's default access-token lifetime, seconds. */
@@ -57,10 +60,11 @@ export interface TaskMintInput {
 
 export interface TaskTokenResponse {
   access_token: string;
-  token_type: 'Bearer' | 'DPoP';
+  /** RFC 8693 §2.2.1: N_A when the issued token is not an access token (the VC form). */
+  token_type: 'Bearer' | 'DPoP' | 'N_A';
   expires_in: number;
   scope: string;
-  issued_token_type: typeof ACCESS_TOKEN_TYPE;
+  issued_token_type: typeof ACCESS_TOKEN_TYPE | typeof VC_TOKEN_TYPE;
   authorization_details?: Record<string, unknown>[];
 }
 
@@ -108,7 +112,8 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
       );
     }
 
-    const minted = await mintAccessToken(p.signer, {
+    const mint = p.form === 'vc' ? mintVcToken : mintAccessToken;
+    const minted = await mint(p.signer, {
       issuer: p.issuer,
       subject: grant.userId,
       audience: resource,
@@ -122,14 +127,20 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
       issuedAt: p.now,
       lifetime: lifetimeFor(grant, p),
     });
-    await recordIssuedToken(tx, minted);
+    const vc = p.form === 'vc';
+    await recordIssuedToken(tx, minted, {
+      kind: vc ? 'vc' : 'access',
+      parentJti: null,
+      ancestors: [],
+      depth: 0,
+    });
     const response: TaskTokenResponse = {
       access_token: minted.token,
       // RFC 9449 §5: a DPoP-bound token is announced as such.
-      token_type: p.dpopJkt === undefined ? 'Bearer' : 'DPoP',
+      token_type: vc ? 'N_A' : p.dpopJkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: minted.expiresIn,
       scope: minted.claims.scope,
-      issued_token_type: ACCESS_TOKEN_TYPE,
+      issued_token_type: vc ? VC_TOKEN_TYPE : ACCESS_TOKEN_TYPE,
       ...(p.authorizationDetails ? { authorization_details: p.authorizationDetails } : {}),
     };
     return response;

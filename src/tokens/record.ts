@@ -6,9 +6,24 @@
  */
 import type { DbOrTx } from '../db/database.ts';
 import { issuedTokens } from '../db/schema.ts';
-import type { MintedAccessToken } from './access-token.ts';
+import type { AccessTokenClaims } from './access-token.ts';
 
-export async function recordIssuedToken(db: DbOrTx, minted: MintedAccessToken): Promise<void> {
+/** What kind of token it is and where it comes from; a token minted from a grant has no parent. */
+export interface Lineage {
+  kind: 'access' | 'vc';
+  parentJti: string | null;
+  /** Root first; revoking any of them makes the token inactive. */
+  ancestors: string[];
+  depth: number;
+}
+
+const FROM_GRANT: Lineage = { kind: 'access', parentJti: null, ancestors: [], depth: 0 };
+
+export async function recordIssuedToken(
+  db: DbOrTx,
+  minted: { claims: AccessTokenClaims },
+  lineage: Lineage = FROM_GRANT,
+): Promise<void> {
   const { claims } = minted;
   await db.insert(issuedTokens).values({
     jti: claims.jti,
@@ -19,6 +34,10 @@ export async function recordIssuedToken(db: DbOrTx, minted: MintedAccessToken): 
     scope: claims.scope,
     task: claims.task ? { ...claims.task } : null,
     dpopJkt: claims.cnf?.jkt ?? null,
+    kind: lineage.kind,
+    parentJti: lineage.parentJti,
+    ancestors: lineage.ancestors,
+    depth: lineage.depth,
     issuedAt: new Date(claims.iat * 1000),
     expiresAt: new Date(claims.exp * 1000),
   });

@@ -4,7 +4,9 @@
  * every refusal leaves nothing behind but the record of an overrun.
  */
 import { eq } from 'drizzle-orm';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { VC_TOKEN_TYPE } from '../../src/tokens/vc.ts';
 import { grants, issuedTokens } from '../../src/db/schema.ts';
 import { revokeGrant } from '../../src/delegation/grants.ts';
 import { ISSUER } from '../helpers/app.ts';
@@ -142,6 +144,42 @@ describe('per-task mint (refresh_token with the grant handle)', () => {
       authorization_details: task({ max_token_ttl: 3600 }),
     });
     expect(longer.expires_in).toBe(120);
+  });
+});
+
+describe('per-task mint in the verifiable-credential form', () => {
+  it('issues the same facts as a vc+jwt credential, recorded as kind vc', async () => {
+    const res = await mint(w, {
+      resource: REPOS,
+      scope: 'repo:read',
+      authorization_details: task(),
+      requested_token_type: VC_TOKEN_TYPE,
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, string>;
+    expect(body).toMatchObject({
+      token_type: 'N_A',
+      issued_token_type: VC_TOKEN_TYPE,
+      scope: 'repo:read',
+    });
+    const jwt = body.access_token ?? '';
+    expect(decodeProtectedHeader(jwt).typ).toBe('vc+jwt');
+    const payload = decodeJwt(jwt);
+    expect(payload).toMatchObject({
+      type: ['VerifiableCredential', 'AgentAuthorizationCredential'],
+      credentialSubject: {
+        agent: w.acme.agent.clientId,
+        scope: 'repo:read',
+        audience: REPOS,
+        grant: w.grantId,
+        task: { id: 'pr-7', purpose: 'Read PR 7' },
+      },
+    });
+    const [row] = await db()
+      .select()
+      .from(issuedTokens)
+      .where(eq(issuedTokens.jti, String(payload.jti)));
+    expect(row).toMatchObject({ kind: 'vc', scope: 'repo:read', audience: REPOS });
   });
 });
 
