@@ -7,6 +7,7 @@ import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { acquireLock, updateLock } from './node/data-dir.ts';
 import { openNodeDeps } from './node/open-deps.ts';
+import { pruneDpopProofJtis } from './oauth/dpop.ts';
 import { startOperatorServer, type OperatorServer } from './operator/server.ts';
 import { pruneChallenges } from './passkeys/challenge-store.ts';
 import { pruneSessions } from './passkeys/session.ts';
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
           clientAuth.pruneSeenAssertions(),
           pruneChallenges(deps.database.db, deps.clock.now()),
           pruneSessions(deps.database.db, deps.clock.now()),
+          pruneDpopProofJtis(deps.database.db, deps.clock.now()),
         ]).catch((e: unknown) => log(`pruning failed: ${String(e)}`)),
       HOUR / 6,
     ),

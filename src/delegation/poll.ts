@@ -34,11 +34,16 @@ export interface PollInput {
   accessTokenTtl: number;
   /** Fetched before the transaction: on PGlite a query outside it would wait for it to end. */
   signer: SigningKey;
+  /**
+   * Thumbprint of the poll's verified DPoP proof (RFC 9449). The poll that redeems
+   * binds the grant, and the first token, to that key.
+   */
+  dpopJkt?: string | undefined;
 }
 
 export interface CibaTokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   refresh_token: string;
   scope: string;
@@ -118,7 +123,7 @@ export async function pollCibaRequest(db: Database, p: PollInput): Promise<CibaT
     const handle = randomToken(32);
     const [bound] = await tx
       .update(grants)
-      .set({ handleHash: await sha256base64url(handle) })
+      .set({ handleHash: await sha256base64url(handle), dpopJkt: p.dpopJkt ?? null })
       .where(and(eq(grants.id, grant.id), isNull(grants.handleHash)))
       .returning({ id: grants.id });
     if (!bound) throw invalidGrant();
@@ -141,6 +146,7 @@ export async function pollCibaRequest(db: Database, p: PollInput): Promise<CibaT
               purpose: task.purpose,
             },
       issuedAt: p.now,
+      dpopJkt: p.dpopJkt,
       lifetime: tokenLifetime({
         defaultTtl: p.accessTokenTtl,
         grantMaxTokenTtl: grant.maxTokenTtl,
@@ -151,7 +157,8 @@ export async function pollCibaRequest(db: Database, p: PollInput): Promise<CibaT
     await recordIssuedToken(tx, minted);
     const response: CibaTokenResponse = {
       access_token: minted.token,
-      token_type: 'Bearer',
+      // RFC 9449 §5: a DPoP-bound token is announced as such.
+      token_type: p.dpopJkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: minted.expiresIn,
       refresh_token: handle,
       scope: minted.claims.scope,

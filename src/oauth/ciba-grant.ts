@@ -15,7 +15,7 @@ export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 export function cibaGrant(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
 ): GrantHandler {
-  return async (form, client): Promise<CibaTokenResponse & Record<string, unknown>> => {
+  return async (form, client, dpop): Promise<CibaTokenResponse & Record<string, unknown>> => {
     if (client.kind !== 'agent') {
       throw new OAuthError('unauthorized_client', 'only agents may use the CIBA grant');
     }
@@ -34,6 +34,7 @@ export function cibaGrant(
         issuer: deps.config.publicUrl,
         accessTokenTtl: deps.config.accessTokenTtl,
         signer: await deps.keys.signer(),
+        dpopJkt: dpop?.jkt,
       })),
     };
   };

@@ -20,6 +20,9 @@ export type OAuthErrorCode =
   | 'authorization_pending'
   | 'slow_down'
   | 'expired_token'
+  // RFC 9449 §7.1 and §8
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   // RFC 9396 §5
   | 'invalid_authorization_details'
   // a person's page request without a session

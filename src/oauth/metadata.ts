@@ -8,6 +8,7 @@ import { CIBA_GRANT_TYPE } from './ciba-grant.ts';
 import { didWebFor } from '../did/did-web.ts';
 import { EXCHANGE_TOKEN_TYPES } from '../tokens/exchange.ts';
 import { CLIENT_ASSERTION_ALGS } from './client-auth.ts';
+import { DPOP_ALGS } from './dpop.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from './exchange-grant.ts';
 import { REFRESH_GRANT_TYPE } from './refresh-grant.ts';
 
@@ -28,6 +29,8 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     token_endpoint: `${issuer}${paths.token}`,
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
+    // RFC 9449 §5.1: DPoP proofs at the token endpoint, with the same asymmetric algorithms.
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     grant_types_supported: [
       CIBA_GRANT_TYPE,
       REFRESH_GRANT_TYPE,

@@ -12,11 +12,14 @@ import type { Deps } from '../deps.ts';
 import { CIBA_GRANT_TYPE, cibaGrant } from './ciba-grant.ts';
 import type { ClientAuthenticator } from './client-auth.ts';
 import { clientAuthInput } from './client-auth-input.ts';
+import { DPOP_NONCE_HEADER, verifyDpopProof, type DpopVerifier } from './dpop.ts';
+import { DpopNonces } from './dpop-nonce.ts';
 import { OAuthError } from './errors.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE, exchangeGrant } from './exchange-grant.ts';
 import { readForm } from './form.ts';
 import type { GrantHandler } from './grant-handler.ts';
 import { introspectionEndpoint } from './introspection-route.ts';
+import { parseKek } from '../keys/kek.ts';
 import { paths } from './metadata.ts';
 import { REFRESH_GRANT_TYPE, refreshGrant } from './refresh-grant.ts';
 import { revocationEndpoint } from './revocation-route.ts';
@@ -36,8 +39,18 @@ export function tokenEndpoint(
   auth: ClientAuthenticator,
   endpoint: string,
   grants: Map<string, GrantHandler>,
+  dpop: DpopVerifier,
 ): Hono {
   const app = new Hono();
+  const nonces = dpop.nonces;
+  if (nonces) {
+    // RFC 9449 §8.2: a fresh nonce may ride on any answer, errors included: a polling
+    // CIBA client sees mostly authorization_pending, and this keeps its nonce current.
+    app.use(async (c, next) => {
+      await next();
+      c.res.headers.set(DPOP_NONCE_HEADER, await nonces.issue());
+    });
+  }
   app.post('/', async (c) => {
     const form = await readForm(c, ['resource']);
     const client = await auth.authenticate(clientAuthInput(c, form), endpoint);
@@ -47,8 +60,15 @@ export function tokenEndpoint(
     if (!handler) {
       throw new OAuthError('unsupported_grant_type', `grant_type ${grantType} is not supported`);
     }
+    // After client authentication, so that an anonymous caller cannot fill the proof-jti
+    // store; once per request, and every grant gets the result (RFC 9449 §5).
+    const proof = await verifyDpopProof(dpop, {
+      header: c.req.header('dpop'),
+      method: 'POST',
+      url: endpoint,
+    });
     // RFC 6749 §5.1: token responses are never cached.
-    return c.json(await handler(form, client), 200, {
+    return c.json(await handler(form, client, proof), 200, {
       'cache-control': 'no-store',
       pragma: 'no-cache',
     });
@@ -63,7 +83,22 @@ export function tokenEndpoint(
 export function tokenRoutes(deps: Deps, auth: ClientAuthenticator): Hono {
   const issuer = deps.config.publicUrl;
   const app = new Hono();
-  app.route(paths.token, tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps)));
+  const { config, clock } = deps;
+  const dpop: DpopVerifier = {
+    db: deps.database.db,
+    clock,
+    maxAge: config.dpopProofMaxAge,
+    clockSkew: config.clockSkew,
+    // A nonce stays acceptable for one to two proof lifetimes (src/oauth/dpop-nonce.ts).
+    nonces: config.dpopRequireNonce
+      ? new DpopNonces({
+          secret: config.kek === undefined ? undefined : parseKek(config.kek),
+          window: config.dpopProofMaxAge,
+          clock,
+        })
+      : undefined,
+  };
+  app.route(paths.token, tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps), dpop));
   app.route(paths.backchannel, backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`));
   app.route(
     paths.introspection,

@@ -1,13 +1,20 @@
 /**
  * The whole product as a stock OAuth client meets it, over real HTTP: openid-client
  * v6 discovers the broker, authenticates with private_key_jwt, starts a CIBA
- * request and polls; the person approves with a real WebAuthn assertion
+ * request and polls with DPoP; the person approves with a real WebAuthn assertion
  * (a software authenticator answering the broker's approval challenge); the agent
- * mints a per-task token for one API and a narrower scope; the API
+ * mints a per-task token for one API and a narrower scope, DPoP-bound; the API
  * introspects it; the agent revokes it and then the grant handle.
  */
 import { eq } from 'drizzle-orm';
-import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  createRemoteJWKSet,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  type JWK,
+} from 'jose';
 import * as oidc from 'openid-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cibaRequests, grants, issuedTokens } from '../../src/db/schema.ts';
@@ -85,7 +92,7 @@ function discover(client: Client): Promise<oidc.Configuration> {
 }
 
 describe('an agent and an API using the broker through openid-client', () => {
-  it('CIBA, passkey approval, per-task mint, introspection and revocation', async () => {
+  it('CIBA with DPoP, passkey approval, per-task mint, introspection and revocation', async () => {
     const { agent, api, person } = await seed();
     syncClock();
     const agentConfig = await discover(agent);
@@ -95,6 +102,10 @@ describe('an agent and an API using the broker through openid-client', () => {
       expect.arrayContaining(['urn:openid:params:grant-type:ciba', 'refresh_token']),
     );
     expect(meta.introspection_endpoint).toBe(`${server.url}/oauth/introspect`);
+    expect(meta.dpop_signing_alg_values_supported).toContain('EdDSA');
+
+    const dpopKeys = await oidc.randomDPoPKeyPair('ES256');
+    const dpop = oidc.getDPoPHandle(agentConfig, dpopKeys);
 
     const started = await oidc.initiateBackchannelAuthentication(agentConfig, {
       login_hint: 'ada@example.com',
@@ -136,28 +147,41 @@ describe('an agent and an API using the broker through openid-client', () => {
     );
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
 
-    // The agent's poll redeems the grant: a grant handle and a first token.
+    // The agent's poll redeems the grant with a DPoP proof: the grant is bound to that key.
     syncClock();
-    const first = await oidc.pollBackchannelAuthenticationGrant(agentConfig, started);
-    expect(first.token_type).toBe('bearer');
+    const first = await oidc.pollBackchannelAuthenticationGrant(agentConfig, started, undefined, {
+      DPoP: dpop,
+    });
+    expect(first.token_type).toBe('dpop');
+    const jkt = await calculateJwkThumbprint(await exportJWK(dpopKeys.publicKey));
     const jwks = createRemoteJWKSet(new URL(meta.jwks_uri ?? ''));
-    await jwtVerify(first.access_token, jwks, {
-      issuer: server.url,
-      audience: MAIL,
-      typ: 'at+jwt',
-    });
+    const firstClaims = (
+      await jwtVerify(first.access_token, jwks, {
+        issuer: server.url,
+        audience: MAIL,
+        typ: 'at+jwt',
+      })
+    ).payload;
+    expect(firstClaims.cnf).toEqual({ jkt });
     const [grant] = await db.select().from(grants);
+    expect(grant?.dpopJkt).toBe(jkt);
 
-    // A per-task token: one API, a narrower scope, the task described.
+    // A per-task token: one API, a narrower scope, the task described, still DPoP-bound.
     const handle = first.refresh_token ?? '';
-    const task = await oidc.refreshTokenGrant(agentConfig, handle, {
-      resource: MAIL,
-      scope: 'mail:read',
-      authorization_details: JSON.stringify([
-        { type: 'agent_task', identifier: 'triage-2026-11-23', purpose: 'Triage this morning' },
-      ]),
-    });
+    const task = await oidc.refreshTokenGrant(
+      agentConfig,
+      handle,
+      {
+        resource: MAIL,
+        scope: 'mail:read',
+        authorization_details: JSON.stringify([
+          { type: 'agent_task', identifier: 'triage-2026-11-23', purpose: 'Triage this morning' },
+        ]),
+      },
+      { DPoP: dpop },
+    );
     expect(task.scope).toBe('mail:read');
+    expect(task.token_type).toBe('dpop');
     const taskClaims = (
       await jwtVerify(task.access_token, jwks, {
         issuer: server.url,
@@ -172,12 +196,22 @@ describe('an agent and an API using the broker through openid-client', () => {
       sub: person.userId,
       grant_id: grant?.id,
       task: { id: 'triage-2026-11-23', purpose: 'Triage this morning' },
+      cnf: { jkt },
     });
     expect((taskClaims.exp ?? 0) - (taskClaims.iat ?? 0)).toBeLessThanOrEqual(300);
 
+    // Without the DPoP key the grant handle is useless.
+    await expect(
+      oidc.refreshTokenGrant(agentConfig, handle, { resource: MAIL, scope: 'mail:read' }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
     // Beyond the grant: refused and recorded as an overrun attempt.
     await expect(
-      oidc.refreshTokenGrant(agentConfig, handle, { resource: MAIL, scope: 'mail:delete' }),
+      oidc.refreshTokenGrant(
+        agentConfig,
+        handle,
+        { resource: MAIL, scope: 'mail:delete' },
+        { DPoP: dpop },
+      ),
     ).rejects.toMatchObject({ error: 'invalid_scope' });
 
     // The API introspects the task token: active, with its facts.
@@ -202,7 +236,7 @@ describe('an agent and an API using the broker through openid-client', () => {
     await oidc.tokenRevocation(agentConfig, handle, { token_type_hint: 'refresh_token' });
     expect(await oidc.tokenIntrospection(apiConfig, first.access_token)).toEqual({ active: false });
     await expect(
-      oidc.refreshTokenGrant(agentConfig, handle, { resource: MAIL }),
+      oidc.refreshTokenGrant(agentConfig, handle, { resource: MAIL }, { DPoP: dpop }),
     ).rejects.toMatchObject({ error: 'invalid_grant' });
     const [ended] = await db.select().from(grants);
     expect(ended?.status).toBe('revoked');

@@ -32,6 +32,15 @@ describe('discovery and health endpoints', () => {
       revocation_endpoint: `${ISSUER}/oauth/revoke`,
       revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
     });
+    // RFC 9449 §5.1: asymmetric algorithms only, the same set as client assertions.
+    expect(meta.dpop_signing_alg_values_supported).toEqual([
+      'EdDSA',
+      'Ed25519',
+      'ES256',
+      'ES384',
+      'PS256',
+      'RS256',
+    ]);
     for (const endpoint of ['token', 'introspection', 'revocation']) {
       const algs = meta[`${endpoint}_endpoint_auth_signing_alg_values_supported`];
       expect(algs, endpoint).toContain('EdDSA');
