@@ -23,6 +23,7 @@ import type { DbOrTx } from '../db/database.ts';
 import { dpopProofJtis } from '../db/schema.ts';
 import { CLIENT_ASSERTION_ALGS } from './client-auth.ts';
 import type { DpopNonces } from './dpop-nonce.ts';
+import { PRIVATE_MEMBERS } from '../registry/jwks.ts';
 import { OAuthError } from './errors.ts';
 
 /** The same asymmetric algorithms as client assertions; never HMAC or `none` (§4.2). */
@@ -30,8 +31,6 @@ export const DPOP_ALGS: readonly string[] = CLIENT_ASSERTION_ALGS;
 
 export const DPOP_NONCE_HEADER = 'DPoP-Nonce';
 
-/** Members only a private or a symmetric key has (RFC 7517 §6, RFC 7518 §6.2–6.4). */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 /** A compact JWS: three base64url parts. A comma means several headers were joined. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_PROOF_LENGTH = 8192;

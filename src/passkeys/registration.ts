@@ -11,14 +11,15 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { and, eq, gt, isNull, ne } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import { base64url } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Database, DbOrTx } from '../db/database.ts';
-import { invites, passkeys, users } from '../db/schema.ts';
+import { passkeys, users } from '../db/schema.ts';
 import { sha256base64url } from '../random.ts';
 import { consumeInvite } from '../registry/users.ts';
+import { findOpenInvite } from '../registry/open-invite.ts';
 import { consumeChallenge, issueChallenge } from './challenge-store.ts';
 import { claimedChallenge, PasskeyError, refusalReason } from './errors.ts';
 import { relyingParty } from './rp.ts';
@@ -38,23 +39,12 @@ export interface Person {
 const badInvite = () =>
   new PasskeyError('ERR_PASSKEY_INVITE', 'invite link is invalid, expired or already used');
 
-/** The person an open invite is for; the same conditions consumeInvite enforces. */
-async function inviteeOf(db: DbOrTx, secret: unknown, now: Date): Promise<Person> {
-  if (typeof secret !== 'string' || secret.length === 0 || secret.length > 128) throw badInvite();
-  const [row] = await db
-    .select({ tenantId: users.tenantId, userId: users.id, email: users.email })
-    .from(invites)
-    .innerJoin(users, eq(users.id, invites.userId))
-    .where(
-      and(
-        eq(invites.tokenHash, await sha256base64url(secret)),
-        isNull(invites.usedAt),
-        gt(invites.expiresAt, now),
-        ne(users.status, 'disabled'),
-      ),
-    );
-  if (!row) throw badInvite();
-  return row;
+/** The person an open invite is for: the page's check (findOpenInvite), which mirrors consumeInvite. */
+async function inviteeOf(deps: RegistrationDeps, secret: unknown): Promise<Person> {
+  if (typeof secret !== 'string') throw badInvite();
+  const open = await findOpenInvite(deps.db, secret, deps.clock);
+  if (!open) throw badInvite();
+  return { tenantId: open.tenantId, userId: open.userId, email: open.email };
 }
 
 async function optionsFor(
@@ -96,7 +86,7 @@ export async function inviteRegistrationOptions(
   deps: RegistrationDeps,
   inviteSecret: unknown,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  const person = await inviteeOf(deps.db, inviteSecret, deps.clock.now());
+  const person = await inviteeOf(deps, inviteSecret);
   return optionsFor(deps, person, { invite: await sha256base64url(inviteSecret as string) });
 }
 

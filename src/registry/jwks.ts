@@ -11,7 +11,7 @@ const MAX_KEYS = 20;
 const MAX_JSON_BYTES = 64 * 1024;
 const MIN_RSA_BITS = 2048;
 /** Members that only a private or symmetric key has (RFC 7517 §6, RFC 7518 §6.3–6.4). */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+export const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 const ACCEPTED_ALGS: readonly string[] = CLIENT_ASSERTION_ALGS;
 const EC_ALGS: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384' };
 

@@ -12,6 +12,9 @@ import { randomToken } from '../random.ts';
 /** RFC 9068 §2.1: the header type resource servers must insist on. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
 
+/** RFC 8693 §3: the token type identifier of what mintAccessToken returns. */
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
 /** RFC 8693 §4.1: the current actor outermost; earlier actors nest inside. */
 export interface Actor {
   sub: string;

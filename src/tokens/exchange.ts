@@ -24,14 +24,13 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { SIGNING_ALGS } from '../config.ts';
-import type { Database, DbOrTx } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import { clientAssertionJtis, clients, grants, issuedTokens } from '../db/schema.ts';
 import type { SigningKey } from '../keys/key-store.ts';
 import { CLIENT_ASSERTION_ALGS, type AuthenticatedClient } from '../oauth/client-auth.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import {
-  ACCESS_TOKEN_TYP,
+  ACCESS_TOKEN_TYPE,
   mintAccessToken,
   type AccessTokenClaims,
   type AccessTokenInput,
@@ -39,11 +38,11 @@ import {
   type TaskClaim,
 } from './access-token.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
-import { recordIssuedToken, type Lineage } from './record.ts';
+import { verifyOwnAccessToken } from './own-token.ts';
+import { recordIssuedToken } from './record.ts';
 
 export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 /** RFC 8693 §3 token type identifiers. */
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 /** What `requested_token_type` may ask for; the first is the default. */
 export const EXCHANGE_TOKEN_TYPES = [ACCESS_TOKEN_TYPE, VC_TOKEN_TYPE] as const;
@@ -204,7 +203,7 @@ export async function exchangeToken(
       issuedType === VC_TOKEN_TYPE
         ? await mintVcToken(ctx.signer, input)
         : await mintAccessToken(ctx.signer, input);
-    await recordExchangedToken(tx, minted.claims, {
+    await recordIssuedToken(tx, minted, {
       kind: issuedType === VC_TOKEN_TYPE ? 'vc' : 'access',
       parentJti: row.jti,
       ancestors: [...row.ancestors, row.jti],
@@ -218,15 +217,6 @@ export async function exchangeToken(
       scope: minted.claims.scope,
     };
   });
-}
-
-/** Records a minted token with its kind and lineage (see src/tokens/record.ts for why first). */
-export function recordExchangedToken(
-  db: DbOrTx,
-  claims: AccessTokenClaims,
-  lineage: Lineage,
-): Promise<void> {
-  return recordIssuedToken(db, { claims }, lineage);
 }
 
 function checkTypes(req: ExchangeRequest): IssuedTokenType {
@@ -258,27 +248,20 @@ interface VerifiedParent {
   task: TaskClaim | undefined;
 }
 
-/** Our own at+jwt, signed with a key we publish, by an algorithm we sign with. */
+/** Our own at+jwt: the same check introspection and revocation make (own-token.ts). */
 async function verifySubjectToken(ctx: ExchangeContext, token: string): Promise<VerifiedParent> {
   if (token.length > MAX_TOKEN_LENGTH) throw refuse('subject_token is too long');
-  let payload: JWTPayload;
-  try {
-    ({ payload } = await jwtVerify(token, createLocalJWKSet(ctx.jwks), {
-      algorithms: [...SIGNING_ALGS],
-      typ: ACCESS_TOKEN_TYP,
-      issuer: ctx.issuer,
-      requiredClaims: ['jti', 'exp', 'iat', 'sub', 'aud'],
-      currentDate: ctx.now,
-    }));
-  } catch (cause) {
-    throw refuse('subject_token is not a valid access token from this broker', cause);
+  const verified = await verifyOwnAccessToken({ jwks: () => Promise.resolve(ctx.jwks) }, token, {
+    issuer: ctx.issuer,
+    now: ctx.now,
+  });
+  const invalid = 'subject_token is not a valid access token from this broker';
+  if (!verified.ok) throw refuse(invalid);
+  const { jti, act, task } = verified.claims as Partial<AccessTokenClaims>;
+  if (typeof jti !== 'string' || !isActor(act) || !(task === undefined || isTask(task))) {
+    throw refuse(invalid);
   }
-  const act = payload.act;
-  const task = payload.task;
-  if (typeof payload.jti !== 'string' || !isActor(act) || !(task === undefined || isTask(task))) {
-    throw refuse('subject_token is not a valid access token from this broker');
-  }
-  return { jti: payload.jti, act, task };
+  return { jti, act, task };
 }
 
 /**

@@ -15,13 +15,13 @@ import { grants, overrunAttempts } from '../db/schema.ts';
 import type { SigningKey } from '../keys/key-store.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { sha256base64url } from '../random.ts';
-import { mintAccessToken, type TaskClaim } from './access-token.ts';
+import { ACCESS_TOKEN_TYPE, mintAccessToken, type TaskClaim } from './access-token.ts';
 import { AlgebraError, boundedLifetime, chooseResource, narrowScopes } from './algebra.ts';
 import { tokenLifetime, TokenLifetimeError } from './lifetime.ts';
 import { recordIssuedToken } from './record.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
 
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+export { ACCESS_TOKEN_TYPE };
 
 /** Handles are 32 random bytes in base64url (43 characters); anything far longer is not one. */
 const HANDLE_MAX = 128;

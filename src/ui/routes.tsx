@@ -9,7 +9,7 @@ import type { Deps } from '../deps.ts';
 import { loadSession, type SessionEnv } from '../passkeys/session.ts';
 import { assetRoutes } from './assets.ts';
 import { pageSecurity } from './csp.ts';
-import { findOpenInvite } from './invite-lookup.ts';
+import { findOpenInvite } from '../registry/open-invite.ts';
 import {
   activeGrants,
   dashboardState,

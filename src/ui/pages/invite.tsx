@@ -4,7 +4,7 @@
  */
 import type { FC } from 'hono/jsx';
 import type { Session } from '../../passkeys/session.ts';
-import type { OpenInvite } from '../invite-lookup.ts';
+import type { OpenInvite } from '../../registry/open-invite.ts';
 import { Layout } from '../layout.tsx';
 import { PasskeyAction } from '../passkey-action.tsx';
 import { formatTime } from '../time.ts';

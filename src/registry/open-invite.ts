@@ -10,6 +10,8 @@ import { invites, tenants, users } from '../db/schema.ts';
 import { sha256base64url } from '../random.ts';
 
 export interface OpenInvite {
+  tenantId: string;
+  userId: string;
   email: string;
   tenant: string;
   expiresAt: Date;
@@ -23,7 +25,13 @@ export async function findOpenInvite(
   // Same bound as consumeInvite: anything longer was never one of our secrets.
   if (secret.length === 0 || secret.length > 128) return undefined;
   const [row] = await db
-    .select({ email: users.email, tenant: tenants.slug, expiresAt: invites.expiresAt })
+    .select({
+      tenantId: users.tenantId,
+      userId: users.id,
+      email: users.email,
+      tenant: tenants.slug,
+      expiresAt: invites.expiresAt,
+    })
     .from(invites)
     .innerJoin(users, eq(users.id, invites.userId))
     .innerJoin(tenants, eq(tenants.id, invites.tenantId))
