@@ -17,10 +17,15 @@ import { tokenRoutes } from './oauth/token-route.ts';
 import { pageRoutes } from './ui/routes.tsx';
 import { passkeyRoutes } from './passkeys/passkey-routes.ts';
 import { delegationRoutes } from './delegation/routes.tsx';
+import { RevocationFeed } from './revocation/feed.ts';
+import { revocationRoutes } from './revocation/routes.ts';
+import { StatusIndexAllocator } from './revocation/status-index.ts';
+import type { Services } from './services.ts';
 
-export interface App {
+export interface App extends Services {
   hono: Hono;
-  clientAuth: ClientAuthenticator;
+  /** Stops what the app keeps running (the revocation feed's listener); the deps stay open. */
+  close(): Promise<void>;
 }
 
 export function createApp(deps: Deps): App {
@@ -32,6 +37,12 @@ export function createApp(deps: Deps): App {
     maxAssertionTtl: config.clientAssertionMaxTtl,
     clockSkew: config.clockSkew,
   });
+
+  const services: Services = {
+    clientAuth,
+    statusIndex: new StatusIndexAllocator(deps.database.db, config.statusListSize),
+    revocations: new RevocationFeed(deps.database, deps.log),
+  };
 
   const app = new Hono();
   app.use(secureHeaders());
@@ -50,7 +61,8 @@ export function createApp(deps: Deps): App {
   app.route(paths.jwks, jwksRoutes(deps.keys));
   app.route('/', didRoutes(config.publicUrl, deps.keys));
   app.route('/', healthRoutes(deps.database, deps.keys));
-  app.route('/', tokenRoutes(deps, clientAuth));
+  app.route('/', tokenRoutes(deps, services));
+  app.route('/', revocationRoutes(deps, services));
   app.route('/', pageRoutes(deps));
   app.route('/', passkeyRoutes(deps));
   app.route('/', delegationRoutes(deps));
@@ -59,5 +71,5 @@ export function createApp(deps: Deps): App {
     errorResponse(new OAuthError('not_found', 'no such endpoint', 404), c, deps.log),
   );
   app.onError((err, c) => errorResponse(err, c, deps.log));
-  return { hono: app, clientAuth };
+  return { hono: app, ...services, close: () => services.revocations.close() };
 }

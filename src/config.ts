@@ -59,6 +59,20 @@ const envSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((v) => v === 'true'),
+  /**
+   * Entries per token status list (draft-ietf-oauth-status-list); a full list rolls
+   * over to a new one. 2^20 (a little over a million) compresses to a few hundred bytes
+   * while few entries are revoked.
+   */
+  MANDATE_STATUS_LIST_SIZE: z.coerce.number().int().min(8).max(16_777_216).default(1_048_576),
+  /** The status list's `ttl`: how long verifiers may cache it, so revocation reaches them without events. */
+  MANDATE_STATUS_LIST_TTL: seconds(60, 1, 86_400),
+  /**
+   * Overruns a grant may accumulate before it is revoked: at this count the grant goes
+   * with the token. An attempt outside the grant revokes it at once. APIs and tenants
+   * can set their own (`api add --overrun-threshold`, `tenant create --overrun-threshold`).
+   */
+  MANDATE_OVERRUN_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(2),
   /** Largest request body accepted by any endpoint, in bytes. */
   MANDATE_MAX_BODY_BYTES: z.coerce
     .number()
@@ -93,6 +107,9 @@ export interface Config {
   tokenExchangeMaxDepth: number;
   dpopProofMaxAge: number;
   dpopRequireNonce: boolean;
+  statusListSize: number;
+  statusListTtl: number;
+  overrunThreshold: number;
 }
 
 export class ConfigError extends Error {
@@ -143,6 +160,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     tokenExchangeMaxDepth: e.MANDATE_TOKEN_EXCHANGE_MAX_DEPTH,
     dpopProofMaxAge: e.MANDATE_DPOP_PROOF_MAX_AGE,
     dpopRequireNonce: e.MANDATE_DPOP_REQUIRE_NONCE,
+    statusListSize: e.MANDATE_STATUS_LIST_SIZE,
+    statusListTtl: e.MANDATE_STATUS_LIST_TTL,
+    overrunThreshold: e.MANDATE_OVERRUN_THRESHOLD,
   };
 }
 

@@ -14,6 +14,17 @@ export type DbOrTx = Database | Tx;
 export interface DatabaseHandle {
   db: Database;
   driver: 'pglite' | 'postgres';
+  /**
+   * LISTEN on a channel: `onNotify` runs for every NOTIFY committed on it, and
+   * `onListen` each time the listening connection is (re)established, so a caller
+   * can catch up on what it may have missed. Absent where no connection can be held
+   * open (Workers); callers then poll.
+   */
+  listen?(
+    channel: string,
+    onNotify: () => void,
+    onListen?: () => void,
+  ): Promise<() => Promise<void>>;
   /** Cheap liveness query used by /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

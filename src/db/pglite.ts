@@ -32,6 +32,13 @@ export async function openPglite(
     db,
     client,
     driver: 'pglite',
+    async listen(channel, onNotify, onListen) {
+      const unlisten = await client.listen(channel, () => onNotify());
+      onListen?.();
+      return async () => {
+        if (!client.closed) await unlisten();
+      };
+    },
     async ping() {
       await db.execute(sql`select 1`);
     },

@@ -30,6 +30,16 @@ export async function openPostgres(options: PostgresOptions): Promise<DatabaseHa
   return {
     db,
     driver: 'postgres',
+    async listen(channel, onNotify, onListen) {
+      // postgres.js keeps a dedicated connection for LISTEN and re-listens after a
+      // reconnect, calling onlisten each time.
+      const sub = await client.listen(
+        channel,
+        () => onNotify(),
+        () => onListen?.(),
+      );
+      return () => sub.unlisten();
+    },
     async ping() {
       await db.execute(sql`select 1`);
     },

@@ -10,3 +10,4 @@ export * from './schema/keys.ts';
 export * from './schema/passkeys.ts';
 export * from './schema/delegation.ts';
 export * from './schema/tokens.ts';
+export * from './schema/revocation.ts';

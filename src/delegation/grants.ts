@@ -2,9 +2,10 @@
  * A person's view of their delegations, and revocation of a grant. Every query
  * names the tenant and the person, so a guessed id from elsewhere finds nothing.
  */
-import { and, desc, eq, gt, isNull, lte, ne, or } from 'drizzle-orm';
+import { and, desc, eq, gt, lte, ne, or } from 'drizzle-orm';
 import type { DbOrTx } from '../db/database.ts';
-import { cibaRequests, clients, grants, issuedTokens, type ResourceScopes } from '../db/schema.ts';
+import { cibaRequests, clients, grants, type ResourceScopes } from '../db/schema.ts';
+import { revokeGrantTree } from '../revocation/revoke.ts';
 import { isUuid, sha256base64url } from '../random.ts';
 import { agentTask } from './request-view.ts';
 
@@ -161,26 +162,15 @@ export async function revokeGrant(
   now: Date,
 ): Promise<boolean> {
   if (!isUuid(grantId)) return false;
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(grants)
-      .set({ status: 'revoked', revokedAt: now, revocationReason: reason })
-      .where(
-        and(
-          eq(grants.id, grantId),
-          eq(grants.tenantId, who.tenantId),
-          eq(grants.userId, who.userId),
-          eq(grants.status, 'active'),
-        ),
-      )
-      .returning({ id: grants.id });
-    if (!row) return false;
-    await tx
-      .update(issuedTokens)
-      .set({ revokedAt: now })
-      .where(and(eq(issuedTokens.grantId, row.id), isNull(issuedTokens.revokedAt)));
-    return true;
-  });
+  return db.transaction((tx) =>
+    revokeGrantTree(
+      tx,
+      { id: grantId, tenantId: who.tenantId },
+      eq(grants.userId, who.userId),
+      reason,
+      now,
+    ),
+  );
 }
 
 /** A short digest of which requests wait and which grants live: equal digests, same dashboard. */

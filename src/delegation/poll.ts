@@ -18,6 +18,7 @@ import { randomToken, sha256base64url } from '../random.ts';
 import { mintAccessToken } from '../tokens/access-token.ts';
 import { tokenLifetime } from '../tokens/lifetime.ts';
 import { recordIssuedToken } from '../tokens/record.ts';
+import type { StatusEntry } from '../revocation/status-claim.ts';
 import { agentTask } from './request-view.ts';
 
 /** RFC 8628 §3.5: each slow_down adds five seconds to the interval for good. */
@@ -34,6 +35,8 @@ export interface PollInput {
   accessTokenTtl: number;
   /** Fetched before the transaction: on PGlite a query outside it would wait for it to end. */
   signer: SigningKey;
+  /** The first token's status-list entry, allocated before the transaction like the signer. */
+  status: StatusEntry;
   /**
    * Thumbprint of the poll's verified DPoP proof (RFC 9449). The poll that redeems
    * binds the grant, and the first token, to that key.
@@ -153,6 +156,7 @@ export async function pollCibaRequest(db: Database, p: PollInput): Promise<CibaT
         grantExpiresAt: grant.expiresAt,
         now: p.now,
       }),
+      status: p.status,
     });
     await recordIssuedToken(tx, minted);
     const response: CibaTokenResponse = {

@@ -7,6 +7,8 @@
  */
 import type { Deps } from '../deps.ts';
 import { pollCibaRequest, type CibaTokenResponse } from '../delegation/poll.ts';
+import type { StatusIndexAllocator } from '../revocation/status-index.ts';
+import { statusEntry } from '../revocation/status-claim.ts';
 import { OAuthError } from './errors.ts';
 import type { GrantHandler } from './grant-handler.ts';
 
@@ -14,6 +16,7 @@ export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 
 export function cibaGrant(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
+  statusIndex: StatusIndexAllocator,
 ): GrantHandler {
   return async (form, client, dpop): Promise<CibaTokenResponse & Record<string, unknown>> => {
     if (client.kind !== 'agent') {
@@ -25,17 +28,21 @@ export function cibaGrant(
     if (resources.length > 1) {
       throw new OAuthError('invalid_target', 'an access token is for exactly one resource');
     }
-    return {
+    const issuer = deps.config.publicUrl;
+    const signer = await deps.keys.signer();
+    // A pending poll hands its position back (authorization_pending is a refusal).
+    return statusIndex.withPosition(client.tenantId, async (pos) => ({
       ...(await pollCibaRequest(deps.database.db, {
         clientId: client.clientId,
         authReqId,
         resource: resources[0],
         now: deps.clock.now(),
-        issuer: deps.config.publicUrl,
+        issuer,
         accessTokenTtl: deps.config.accessTokenTtl,
-        signer: await deps.keys.signer(),
+        signer,
+        status: statusEntry(issuer, pos),
         dpopJkt: dpop?.jkt,
       })),
-    };
+    }));
   };
 }

@@ -6,24 +6,30 @@
 import type { Deps } from '../deps.ts';
 import { exchangeToken, type ExchangeResponse } from '../tokens/exchange.ts';
 import type { GrantHandler } from './grant-handler.ts';
+import type { StatusIndexAllocator } from '../revocation/status-index.ts';
+import { statusEntry } from '../revocation/status-claim.ts';
 
 export { TOKEN_EXCHANGE_GRANT_TYPE } from '../tokens/exchange.ts';
 
 export function exchangeGrant(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
+  statusIndex: StatusIndexAllocator,
 ): GrantHandler {
   const { config } = deps;
   return async (form, client): Promise<ExchangeResponse & Record<string, unknown>> => {
     const scope = form.get('scope');
-    return {
+    const signer = await deps.keys.signer();
+    const jwks = await deps.keys.jwks();
+    return statusIndex.withPosition(client.tenantId, async (pos) => ({
       ...(await exchangeToken(
         {
           db: deps.database.db,
           client,
           issuer: config.publicUrl,
           now: deps.clock.now(),
-          signer: await deps.keys.signer(),
-          jwks: await deps.keys.jwks(),
+          signer,
+          jwks,
+          status: statusEntry(config.publicUrl, pos),
           accessTokenTtl: config.accessTokenTtl,
           maxDepth: config.tokenExchangeMaxDepth,
           clockSkew: config.clockSkew,
@@ -40,6 +46,6 @@ export function exchangeGrant(
           targets: [...form.getAll('resource'), ...form.getAll('audience')],
         },
       )),
-    };
+    }));
   };
 }

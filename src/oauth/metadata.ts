@@ -19,6 +19,8 @@ export const paths = {
   backchannel: '/oauth/backchannel',
   introspection: '/oauth/introspect',
   revocation: '/oauth/revoke',
+  overrun: '/oauth/overrun',
+  revocationEvents: '/oauth/revocation-events',
 } as const;
 
 export function authorizationServerMetadata(config: Config): Record<string, unknown> {
@@ -52,6 +54,10 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     // Mandate extensions for the verifiable-credential form: the token types
     // `requested_token_type` accepts, and the did:web that issues the credentials
     // (its document is at /.well-known/did.json, or /did.json under a path).
+    // Mandate extensions for APIs (docs/REVOCATION.md): reporting a scope overrun, and
+    // the Server-Sent Events stream of revocations for the caller's audience.
+    mandate_overrun_endpoint: `${issuer}${paths.overrun}`,
+    mandate_revocation_events_endpoint: `${issuer}${paths.revocationEvents}`,
     mandate_requested_token_types_supported: [...EXCHANGE_TOKEN_TYPES],
     mandate_vc_issuer: didWebFor(issuer).did,
     response_types_supported: [],

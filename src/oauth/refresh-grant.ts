@@ -23,6 +23,8 @@ import { VC_TOKEN_TYPE } from '../tokens/vc.ts';
 import type { AuthenticatedClient } from './client-auth.ts';
 import { OAuthError } from './errors.ts';
 import type { OAuthForm } from './form.ts';
+import type { StatusIndexAllocator } from '../revocation/status-index.ts';
+import { statusEntry } from '../revocation/status-claim.ts';
 
 export const REFRESH_GRANT_TYPE = 'refresh_token';
 
@@ -45,7 +47,10 @@ interface TaskDetails {
  * The handler. Its third parameter is the DPoP seam: the token endpoint passes the
  * verified proof's thumbprint when there was one, and the mint binds to it.
  */
-export function refreshGrant(deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>) {
+export function refreshGrant(
+  deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
+  statusIndex: StatusIndexAllocator,
+) {
   return async (
     form: OAuthForm,
     client: AuthenticatedClient,
@@ -68,7 +73,9 @@ export function refreshGrant(deps: Pick<Deps, 'config' | 'database' | 'keys' | '
       );
     }
     const details = taskDetails(form.get('authorization_details'), deps.config);
-    return {
+    const issuer = deps.config.publicUrl;
+    const signer = await deps.keys.signer();
+    return statusIndex.withPosition(client.tenantId, async (pos) => ({
       ...(await mintTaskToken(deps.database.db, {
         clientId: client.clientId,
         tenantId: client.tenantId,
@@ -81,11 +88,13 @@ export function refreshGrant(deps: Pick<Deps, 'config' | 'database' | 'keys' | '
         dpopJkt: dpop?.jkt,
         form: requestedType === VC_TOKEN_TYPE ? 'vc' : 'access',
         now: deps.clock.now(),
-        issuer: deps.config.publicUrl,
+        issuer,
         accessTokenTtl: deps.config.accessTokenTtl,
-        signer: await deps.keys.signer(),
+        signer,
+        status: statusEntry(issuer, pos),
+        overrunThreshold: deps.config.overrunThreshold,
       })),
-    };
+    }));
   };
 }
 

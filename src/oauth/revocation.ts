@@ -3,20 +3,21 @@
  * (the `refresh_token` of the CIBA redemption). Revoking a handle revokes the
  * grant itself and every token minted under it (RFC 7009 §2.1: revoking a refresh
  * token should invalidate the access tokens of the same grant). Revoking an access
- * token revokes that token; tokens exchanged from it name it among their
- * `ancestors` and are then inactive at introspection.
+ * token revokes that token and every token exchanged from it (they name it among
+ * their `ancestors`).
  *
  * An agent can only revoke its own: an access token it holds (or one minted for a
  * sub-agent from its grant), a handle of its own grant. Anything else — unknown,
  * malformed, expired, someone else's — is answered exactly like a success with
  * nothing changed (RFC 7009 §2.2), so the endpoint is no oracle for other tokens.
  */
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { grants, issuedTokens } from '../db/schema.ts';
 import { revokeGrant } from '../delegation/grants.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { sha256base64url } from '../random.ts';
+import { revokeTokenTree } from '../revocation/revoke.ts';
 import { verifyOwnAccessToken } from '../tokens/own-token.ts';
 import type { AuthenticatedClient } from './client-auth.ts';
 import { OAuthError } from './errors.ts';
@@ -68,7 +69,11 @@ async function revokeAccessToken(
   const verified = await verifyOwnAccessToken(keys, p.token, { issuer: p.issuer, now: p.now });
   if (!verified.ok) return 'nothing';
   const [row] = await db
-    .select({ clientId: issuedTokens.clientId, grantClientId: grants.clientId })
+    .select({
+      clientId: issuedTokens.clientId,
+      grantClientId: grants.clientId,
+      grantId: issuedTokens.grantId,
+    })
     .from(issuedTokens)
     .innerJoin(grants, eq(grants.id, issuedTokens.grantId))
     .where(
@@ -77,12 +82,14 @@ async function revokeAccessToken(
   const own =
     row && (row.clientId === p.caller.clientId || row.grantClientId === p.caller.clientId);
   if (!own) return 'nothing';
-  const revoked = await db
-    .update(issuedTokens)
-    .set({ revokedAt: p.now })
-    .where(and(eq(issuedTokens.jti, verified.claims.jti), isNull(issuedTokens.revokedAt)))
-    .returning({ jti: issuedTokens.jti });
-  return revoked.length > 0 ? 'token' : 'nothing';
+  const revoked = await db.transaction((tx) =>
+    revokeTokenTree(
+      tx,
+      { tenantId: p.caller.tenantId, grantId: row.grantId, jti: verified.claims.jti },
+      p.now,
+    ),
+  );
+  return revoked.includes(verified.claims.jti) ? 'token' : 'nothing';
 }
 
 async function revokeHandle(db: Database, p: RevocationInput): Promise<RevocationOutcome> {

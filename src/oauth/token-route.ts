@@ -23,15 +23,18 @@ import { parseKek } from '../keys/kek.ts';
 import { paths } from './metadata.ts';
 import { REFRESH_GRANT_TYPE, refreshGrant } from './refresh-grant.ts';
 import { revocationEndpoint } from './revocation-route.ts';
+import type { StatusIndexAllocator } from '../revocation/status-index.ts';
+import type { Services } from '../services.ts';
 
 /** The grant types the token endpoint accepts, by grant_type value. */
 export function grantHandlers(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
+  statusIndex: StatusIndexAllocator,
 ): Map<string, GrantHandler> {
   return new Map([
-    [CIBA_GRANT_TYPE, cibaGrant(deps)],
-    [REFRESH_GRANT_TYPE, refreshGrant(deps)],
-    [TOKEN_EXCHANGE_GRANT_TYPE, exchangeGrant(deps)],
+    [CIBA_GRANT_TYPE, cibaGrant(deps, statusIndex)],
+    [REFRESH_GRANT_TYPE, refreshGrant(deps, statusIndex)],
+    [TOKEN_EXCHANGE_GRANT_TYPE, exchangeGrant(deps, statusIndex)],
   ]);
 }
 
@@ -80,7 +83,8 @@ export function tokenEndpoint(
  * The token, backchannel authentication, introspection and revocation endpoints,
  * mounted at their metadata paths.
  */
-export function tokenRoutes(deps: Deps, auth: ClientAuthenticator): Hono {
+export function tokenRoutes(deps: Deps, services: Services): Hono {
+  const auth = services.clientAuth;
   const issuer = deps.config.publicUrl;
   const app = new Hono();
   const { config, clock } = deps;
@@ -98,7 +102,10 @@ export function tokenRoutes(deps: Deps, auth: ClientAuthenticator): Hono {
         })
       : undefined,
   };
-  app.route(paths.token, tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps), dpop));
+  app.route(
+    paths.token,
+    tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps, services.statusIndex), dpop),
+  );
   app.route(paths.backchannel, backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`));
   app.route(
     paths.introspection,

@@ -8,6 +8,7 @@
 import { SignJWT } from 'jose';
 import type { SigningKey } from '../keys/key-store.ts';
 import { randomToken } from '../random.ts';
+import { statusClaim, type StatusClaim, type StatusEntry } from '../revocation/status-claim.ts';
 
 /** RFC 9068 §2.1: the header type resource servers must insist on. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -44,6 +45,8 @@ export interface AccessTokenInput {
   issuedAt: Date;
   /** Seconds; see tokenLifetime() for how the caller bounds it. */
   lifetime: number;
+  /** Where the token's revocation bit lives: every token has one. */
+  status: StatusEntry;
 }
 
 export interface AccessTokenClaims {
@@ -61,12 +64,16 @@ export interface AccessTokenClaims {
   task?: TaskClaim;
   /** RFC 7800 confirmation: `jkt` when DPoP-bound (RFC 9449 §6.1). */
   cnf?: { jkt: string };
+  /** draft-ietf-oauth-status-list §6.1: the token's entry in a status list. */
+  status: StatusClaim;
 }
 
 export interface MintedAccessToken {
   token: string;
   claims: AccessTokenClaims;
   expiresIn: number;
+  /** The status position, for the recorder. */
+  status: StatusEntry;
 }
 
 export async function mintAccessToken(
@@ -94,9 +101,10 @@ export async function mintAccessToken(
     grant_id: input.grantId,
     ...(input.task && Object.keys(input.task).length > 0 ? { task: input.task } : {}),
     ...(input.dpopJkt === undefined ? {} : { cnf: { jkt: input.dpopJkt } }),
+    status: statusClaim(input.status),
   };
   const token = await new SignJWT({ ...claims })
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP })
     .sign(signer.key);
-  return { token, claims, expiresIn: input.lifetime };
+  return { token, claims, expiresIn: input.lifetime, status: input.status };
 }

@@ -14,6 +14,7 @@
  * its grant locked against a concurrent revocation: the child is either recorded with
  * its lineage (parent_jti, ancestors, depth) before it is returned, or nothing is.
  */
+import type { StatusEntry } from '../revocation/status-claim.ts';
 import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import {
   createLocalJWKSet,
@@ -71,6 +72,8 @@ export interface ExchangeContext {
   now: Date;
   /** Fetched before the transaction: on PGlite a query outside it would wait for it to end. */
   signer: SigningKey;
+  /** The child token's status-list entry, allocated before the transaction like the signer. */
+  status: StatusEntry;
   /** The broker's published keys: a subject token must verify against one of them. */
   jwks: JSONWebKeySet;
   accessTokenTtl: number;
@@ -198,6 +201,7 @@ export async function exchangeToken(
       task: parent.task,
       issuedAt: ctx.now,
       lifetime,
+      status: ctx.status,
     };
     const minted =
       issuedType === VC_TOKEN_TYPE

@@ -19,6 +19,8 @@ import { ACCESS_TOKEN_TYPE, mintAccessToken, type TaskClaim } from './access-tok
 import { AlgebraError, boundedLifetime, chooseResource, narrowScopes } from './algebra.ts';
 import { tokenLifetime, TokenLifetimeError } from './lifetime.ts';
 import { recordIssuedToken } from './record.ts';
+import { judgeGrant, lockGrant, overrunThreshold } from '../revocation/overrun-policy.ts';
+import type { StatusEntry } from '../revocation/status-claim.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
 
 export { ACCESS_TOKEN_TYPE };
@@ -56,6 +58,10 @@ export interface TaskMintInput {
   accessTokenTtl: number;
   /** Fetched before the transaction: on PGlite a query outside it would wait for it to end. */
   signer: SigningKey;
+  /** The token's status-list entry, allocated before the transaction like the signer. */
+  status: StatusEntry;
+  /** MANDATE_OVERRUN_THRESHOLD, for grants whose tenant sets none. */
+  overrunThreshold: number;
 }
 
 export interface TaskTokenResponse {
@@ -102,14 +108,10 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
       if (!(err instanceof AlgebraError)) throw err;
       const overrun = err.code === 'ERR_RESOURCE_BEYOND' || err.code === 'ERR_SCOPE_BEYOND';
       if (overrun) await recordOverrun(tx, grant, p);
-      return new OAuthError(
-        err.code === 'ERR_SCOPE_BEYOND' || err.code === 'ERR_SCOPE_EMPTY'
-          ? 'invalid_scope'
-          : 'invalid_target',
-        err.message,
-        400,
-        { cause: err },
-      );
+      return {
+        refusal: err,
+        overrunOf: overrun ? { id: grant.id, tenantId: grant.tenantId } : undefined,
+      };
     }
 
     const mint = p.form === 'vc' ? mintVcToken : mintAccessToken;
@@ -126,6 +128,7 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
       dpopJkt: p.dpopJkt,
       issuedAt: p.now,
       lifetime: lifetimeFor(grant, p),
+      status: p.status,
     });
     const vc = p.form === 'vc';
     await recordIssuedToken(tx, minted, {
@@ -145,8 +148,37 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
     };
     return response;
   });
-  if (outcome instanceof OAuthError) throw outcome;
+  if ('refusal' in outcome) throw await refusal(db, outcome, p);
   return outcome;
+}
+
+/**
+ * The refusal's OAuth error. An overrun was committed with the refusal; then, in a
+ * transaction of its own (upgrading the share lock above could deadlock two
+ * concurrent overruns), the grant is judged: asking beyond it counts toward the
+ * threshold like an overrun an API reports.
+ */
+async function refusal(
+  db: Database,
+  outcome: { refusal: AlgebraError; overrunOf: { id: string; tenantId: string } | undefined },
+  p: Pick<TaskMintInput, 'now' | 'overrunThreshold'>,
+): Promise<OAuthError> {
+  const err = outcome.refusal;
+  const code =
+    err.code === 'ERR_SCOPE_BEYOND' || err.code === 'ERR_SCOPE_EMPTY'
+      ? 'invalid_scope'
+      : 'invalid_target';
+  const grant = outcome.overrunOf;
+  if (!grant) return new OAuthError(code, err.message, 400, { cause: err });
+  const verdict = await db.transaction(async (tx) => {
+    if (!(await lockGrant(tx, grant.id, grant.tenantId))) return undefined;
+    const threshold = await overrunThreshold(tx, { tenantId: grant.tenantId }, p.overrunThreshold);
+    return judgeGrant(tx, grant, { outsideGrant: false, threshold, now: p.now });
+  });
+  const note = verdict?.grantRevoked
+    ? `; this was overrun ${verdict.overruns} of ${verdict.threshold}, and the grant is now revoked`
+    : '';
+  return new OAuthError(code, `${err.message}${note}`, 400, { cause: err });
 }
 
 /** The grant's bounds (tokenLifetime), narrowed further by what the task asked for. */

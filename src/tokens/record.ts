@@ -6,6 +6,7 @@
  */
 import type { DbOrTx } from '../db/database.ts';
 import { issuedTokens } from '../db/schema.ts';
+import type { StatusEntry } from '../revocation/status-claim.ts';
 import type { AccessTokenClaims } from './access-token.ts';
 
 /** What kind of token it is and where it comes from; a token minted from a grant has no parent. */
@@ -21,7 +22,7 @@ const FROM_GRANT: Lineage = { kind: 'access', parentJti: null, ancestors: [], de
 
 export async function recordIssuedToken(
   db: DbOrTx,
-  minted: { claims: AccessTokenClaims },
+  minted: { claims: AccessTokenClaims; status: StatusEntry },
   lineage: Lineage = FROM_GRANT,
 ): Promise<void> {
   const { claims } = minted;
@@ -40,5 +41,7 @@ export async function recordIssuedToken(
     depth: lineage.depth,
     issuedAt: new Date(claims.iat * 1000),
     expiresAt: new Date(claims.exp * 1000),
+    statusListId: minted.status.listId,
+    statusIdx: minted.status.idx,
   });
 }

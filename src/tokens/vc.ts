@@ -11,6 +11,11 @@
 import { SignJWT } from 'jose';
 import { didWebFor, verificationMethodId } from '../did/did-web.ts';
 import type { SigningKey } from '../keys/key-store.ts';
+import {
+  statusClaim,
+  statusListCredentialUri,
+  type StatusEntry,
+} from '../revocation/status-claim.ts';
 import type { AccessTokenClaims, AccessTokenInput, Actor, TaskClaim } from './access-token.ts';
 
 /** RFC 8693 `requested_token_type` / `issued_token_type` for this form (a Mandate URN). */
@@ -19,12 +24,6 @@ export const VC_TOKEN_TYPE = 'urn:mandate:token-type:vc+jwt';
 export const VC_TYP = 'vc+jwt';
 export const CREDENTIALS_V2_CONTEXT = 'https://www.w3.org/ns/credentials/v2';
 export const AGENT_AUTHORIZATION_CREDENTIAL = 'AgentAuthorizationCredential';
-/**
- * Where each credential's status list will be served (a later issue builds it):
- * `<issuer>/status/vc/<credential uuid>`. Until that endpoint exists the URL answers 404.
- */
-export const VC_STATUS_PATH = '/status/vc';
-
 /** Bitstring Status List v1.0 §2.1: where a credential's revocation bit lives. */
 export interface BitstringStatusListEntry {
   id: string;
@@ -35,21 +34,7 @@ export interface BitstringStatusListEntry {
   statusListCredential: string;
 }
 
-/** A status list and a position in it, chosen by whoever allocates status indices. */
-export interface VcStatusReference {
-  /** Absolute URL of the BitstringStatusListCredential. */
-  listUrl: string;
-  index: number;
-}
-
-export interface VcTokenInput extends AccessTokenInput {
-  /**
-   * The status entry to embed. Omitted: the credential gets a list of its own at
-   * `<issuer>/status/vc/<id>`, index 0, which needs no shared index allocation (the
-   * schema has no status index column yet).
-   */
-  status?: VcStatusReference;
-}
+export type VcTokenInput = AccessTokenInput;
 
 /** The facts of the access token, named for a reader of the credential. */
 export interface AgentAuthorizationSubject {
@@ -96,6 +81,7 @@ export interface MintedVcToken {
   claims: AccessTokenClaims;
   credential: AgentAuthorizationCredential;
   expiresIn: number;
+  status: StatusEntry;
 }
 
 export async function mintVcToken(signer: SigningKey, input: VcTokenInput): Promise<MintedVcToken> {
@@ -111,10 +97,9 @@ export async function mintVcToken(signer: SigningKey, input: VcTokenInput): Prom
   const id = `urn:uuid:${crypto.randomUUID()}`;
   const subjectId = `urn:uuid:${input.subject}`;
   const task = input.task && Object.keys(input.task).length > 0 ? input.task : undefined;
-  const status = input.status ?? {
-    listUrl: `${input.issuer}${VC_STATUS_PATH}/${id.slice('urn:uuid:'.length)}`,
-    index: 0,
-  };
+  // The same bit as the access token form's `status` claim, published as a W3C
+  // BitstringStatusListCredential beside the token status list.
+  const listUrl = statusListCredentialUri(input.issuer, input.status.listId);
   const credential: AgentAuthorizationCredential = {
     '@context': [CREDENTIALS_V2_CONTEXT],
     id,
@@ -133,11 +118,11 @@ export async function mintVcToken(signer: SigningKey, input: VcTokenInput): Prom
       ...(task ? { task } : {}),
     },
     credentialStatus: {
-      id: `${status.listUrl}#${status.index}`,
+      id: `${listUrl}#${input.status.idx}`,
       type: 'BitstringStatusListEntry',
       statusPurpose: 'revocation',
-      statusListIndex: String(status.index),
-      statusListCredential: status.listUrl,
+      statusListIndex: String(input.status.idx),
+      statusListCredential: listUrl,
     },
     iss: did,
     jti: id,
@@ -165,6 +150,7 @@ export async function mintVcToken(signer: SigningKey, input: VcTokenInput): Prom
     tid: input.tenantId,
     grant_id: input.grantId,
     ...(task ? { task } : {}),
+    status: statusClaim(input.status),
   };
-  return { token, claims, credential, expiresIn: input.lifetime };
+  return { token, claims, credential, expiresIn: input.lifetime, status: input.status };
 }

@@ -6,6 +6,7 @@ import type { Deps } from '../../src/deps.ts';
 import { generateKek, parseKek } from '../../src/keys/kek.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
 import { nodeAssets } from '../../src/node/assets.ts';
+import { statusEntry, type StatusEntry } from '../../src/revocation/status-claim.ts';
 import { TestClock } from './clock.ts';
 import { freshDatabase } from './db.ts';
 
@@ -18,6 +19,18 @@ export interface TestApp extends App {
   request(path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 }
+
+/** A status position of the tenant's open list, as the token endpoint would allocate it. */
+export async function statusFor(t: TestApp, tenantId: string): Promise<StatusEntry> {
+  return statusEntry(ISSUER, await t.statusIndex.next(tenantId));
+}
+
+/** A well-formed status entry for pure minting tests that never record the token. */
+export const FIXED_STATUS: StatusEntry = {
+  listId: '00000000-0000-4000-8000-0000000000aa',
+  idx: 0,
+  uri: `${ISSUER}/status/00000000-0000-4000-8000-0000000000aa`,
+};
 
 export async function createTestApp(
   env: Record<string, string> = {},
@@ -53,6 +66,9 @@ export async function createTestApp(
     clock,
     kek,
     request: async (path, init) => app.hono.request(`${ISSUER}${path}`, init),
-    close: () => db.close(),
+    close: async () => {
+      await app.close();
+      await db.close();
+    },
   };
 }

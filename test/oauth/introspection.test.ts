@@ -9,7 +9,7 @@ import { issuedTokens } from '../../src/db/schema.ts';
 import { revokeGrant } from '../../src/delegation/grants.ts';
 import { mintAccessToken } from '../../src/tokens/access-token.ts';
 import { recordIssuedToken } from '../../src/tokens/record.ts';
-import { ISSUER } from '../helpers/app.ts';
+import { ISSUER, statusFor } from '../helpers/app.ts';
 import { REPOS } from '../delegation/world.ts';
 import {
   createTaskWorld,
@@ -50,6 +50,7 @@ async function unrecordedToken(): Promise<string> {
     grantId: w.grantId,
     issuedAt: w.t.clock.now(),
     lifetime: 60,
+    status: await statusFor(w.t, w.acme.tenantId),
   });
   return minted.token;
 }
@@ -183,6 +184,7 @@ describe('introspection', () => {
       grantId: w.grantId,
       issuedAt: w.t.clock.now(),
       lifetime: 60,
+      status: await statusFor(w.t, w.acme.tenantId),
     });
     await recordIssuedToken(db(), child);
     const parentJti = parent.payload.jti ?? '';

@@ -9,7 +9,7 @@ import { issuedTokens } from '../../src/db/schema.ts';
 import { mintAccessToken, type AccessTokenInput } from '../../src/tokens/access-token.ts';
 import { tokenLifetime } from '../../src/tokens/lifetime.ts';
 import { recordIssuedToken } from '../../src/tokens/record.ts';
-import { createTestApp, ISSUER, type TestApp } from '../helpers/app.ts';
+import { createTestApp, FIXED_STATUS, ISSUER, type TestApp } from '../helpers/app.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -28,6 +28,7 @@ const input = (over: Partial<AccessTokenInput> = {}): AccessTokenInput => ({
   grantId: '00000000-0000-4000-8000-000000000003',
   issuedAt: t.clock.now(),
   lifetime: 300,
+  status: FIXED_STATUS,
   ...over,
 });
 

@@ -13,6 +13,7 @@ import { OAuthError } from '../../src/oauth/errors.ts';
 import type { OAuthForm } from '../../src/oauth/form.ts';
 import { refreshGrant } from '../../src/oauth/refresh-grant.ts';
 import { mintTaskToken } from '../../src/tokens/mint-task.ts';
+import { statusFor } from '../helpers/app.ts';
 import { REPOS } from '../delegation/world.ts';
 import {
   createTaskWorld,
@@ -46,7 +47,7 @@ const agentClient = (): AuthenticatedClient => ({
   name: 'Release bot',
 });
 
-const handler = () => refreshGrant(w.t.deps);
+const handler = () => refreshGrant(w.t.deps, w.t.statusIndex);
 const request = () =>
   formOf({ grant_type: 'refresh_token', refresh_token: w.handle, resource: REPOS });
 
@@ -98,6 +99,8 @@ describe('per-task mint with a DPoP key', () => {
       issuer: w.t.deps.config.publicUrl,
       accessTokenTtl: 300,
       signer,
+      status: await statusFor(w.t, w.acme.tenantId),
+      overrunThreshold: 2,
     });
     expect(body).toMatchObject({ token_type: 'DPoP', scope: 'repo:write', expires_in: 120 });
   });

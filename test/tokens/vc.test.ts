@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { didWebFor } from '../../src/did/did-web.ts';
 import type { DidDocument } from '../../src/did/document.ts';
 import { mintVcToken, type AgentAuthorizationCredential } from '../../src/tokens/vc.ts';
-import { ISSUER } from '../helpers/app.ts';
+import { FIXED_STATUS, ISSUER } from '../helpers/app.ts';
 import { createWorld, REPOS, type World } from '../delegation/world.ts';
 import { credoVerifier } from '../did/credo-verifier.ts';
 import {
@@ -171,6 +171,7 @@ describe('the verifiable-credential form through token exchange', () => {
         grantId: parent.grantId,
         issuedAt: w.t.clock.now(),
         lifetime: 60,
+        status: FIXED_STATUS,
       },
     );
     const result = await credo().verify(forged.token);
@@ -201,13 +202,18 @@ describe('mintVcToken', () => {
     grantId: '00000000-0000-4000-8000-000000000003',
     issuedAt: new Date('2030-01-01T00:00:00Z'),
     lifetime: 300,
+    status: FIXED_STATUS,
   });
 
   it('uses the did:web of a PUBLIC_URL with a path, and a status entry the caller allocates', async () => {
     const signer = await w.t.deps.keys.signer();
     const minted = await mintVcToken(signer, {
       ...input(),
-      status: { listUrl: 'https://broker.example/acme/status/3', index: 4097 },
+      status: {
+        listId: '3f1c0000-0000-4000-8000-000000000003',
+        idx: 4097,
+        uri: 'https://broker.example/acme/status/3f1c0000-0000-4000-8000-000000000003',
+      },
     });
     expect(minted.credential.issuer).toBe('did:web:broker.example:acme');
     expect(decodeProtectedHeader(minted.token).kid).toBe(
@@ -215,7 +221,8 @@ describe('mintVcToken', () => {
     );
     expect(minted.credential.credentialStatus).toMatchObject({
       statusListIndex: '4097',
-      statusListCredential: 'https://broker.example/acme/status/3',
+      statusListCredential:
+        'https://broker.example/acme/status/3f1c0000-0000-4000-8000-000000000003/credential',
     });
     expect(minted.credential.validFrom).toBe('2030-01-01T00:00:00.000Z');
     expect(minted.credential.validUntil).toBe('2030-01-01T00:05:00.000Z');

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import {
   check,
   index,
+  integer,
   jsonb,
   pgTable,
   primaryKey,
@@ -17,6 +18,8 @@ import { createdAt } from './columns.ts';
 export const tenants = pgTable('tenants', {
   id: uuid('id').primaryKey().defaultRandom(),
   slug: text('slug').notNull().unique(),
+  /** Overruns a grant survives before the next one revokes it; null: the broker default. */
+  overrunThreshold: integer('overrun_threshold'),
   createdAt: createdAt(),
 });
 
@@ -94,6 +97,8 @@ export const apis = pgTable('apis', {
     .references(() => tenants.id),
   /** Globally unique, so that no token minted in one tenant can name another tenant's API. */
   audience: text('audience').notNull().unique(),
+  /** Overrides the tenant's overrun threshold for grants' overruns reported at this API. */
+  overrunThreshold: integer('overrun_threshold'),
 });
 
 export const apiScopes = pgTable(

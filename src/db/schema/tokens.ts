@@ -9,11 +9,13 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 import { createdAt } from './columns.ts';
 import { grants } from './delegation.ts';
 import { clients, tenants } from './registry.ts';
+import { statusLists } from './revocation.ts';
 
 export const issuedTokens = pgTable(
   'issued_tokens',
@@ -47,11 +49,26 @@ export const issuedTokens = pgTable(
     issuedAt: timestamp('issued_at', { withTimezone: true }).notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    /**
+     * Where the token's revocation bit lives (its `status` claim). Every token minted
+     * since migration 0003 has one; older rows (expired within the hour) have none.
+     */
+    statusListId: uuid('status_list_id').references(() => statusLists.id),
+    statusIdx: integer('status_idx'),
     createdAt: createdAt(),
   },
   (t) => [
     index('issued_tokens_grant_idx').on(t.grantId),
+    uniqueIndex('issued_tokens_status_uq').on(t.statusListId, t.statusIdx),
+    // Building a list reads only its revoked entries.
+    index('issued_tokens_revoked_status_idx')
+      .on(t.statusListId, t.statusIdx)
+      .where(sql`${t.revokedAt} is not null`),
     index('issued_tokens_parent_idx').on(t.parentJti),
+    check(
+      'issued_tokens_status_complete',
+      sql`(${t.statusListId} is null) = (${t.statusIdx} is null)`,
+    ),
     check('issued_tokens_kind_known', sql`${t.kind} in ('access', 'vc')`),
   ],
 );

@@ -1,0 +1,159 @@
+/**
+ * Revocations as they commit, for the event streams of this process, whichever
+ * process committed them: every broker LISTENs on one channel, and on each NOTIFY
+ * reads the events after the last one it saw (ids grow in commit order, see
+ * revoke.ts) and hands them to the streams of their tenant and audience.
+ *
+ * A slow poll backs the notifications up: a NOTIFY sent while the listening
+ * connection was being re-established is lost, and on Workers there is no
+ * listening connection at all.
+ */
+import { and, asc, eq, gt, max } from 'drizzle-orm';
+import type { DatabaseHandle } from '../db/database.ts';
+import { revocationEvents } from '../db/schema.ts';
+import { REVOCATION_CHANNEL } from './revoke.ts';
+
+export interface RevocationEvent {
+  id: number;
+  tenantId: string;
+  audience: string;
+  kind: 'token' | 'grant';
+  subject: string;
+  expiresAt: Date;
+}
+
+type Listener = (event: RevocationEvent) => void;
+
+interface Subscription {
+  tenantId: string;
+  audience: string;
+  listener: Listener;
+}
+
+/** Events read per query while catching up. */
+const PAGE = 1000;
+
+export class RevocationFeed {
+  private lastId = 0;
+  private readonly subscriptions = new Set<Subscription>();
+  private starting: Promise<void> | undefined;
+  private draining: Promise<void> | undefined;
+  private dirty = false;
+  private unlisten: (() => Promise<void>) | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly database: DatabaseHandle,
+    private readonly log: (message: string) => void,
+    /** Backstop poll period, milliseconds. */
+    private readonly pollMs = 2000,
+  ) {}
+
+  /**
+   * Listens for the tenant's events for one audience from now on. Resolves once the
+   * feed is live, so that a replay read afterwards overlaps what the listener gets.
+   */
+  async subscribe(tenantId: string, audience: string, listener: Listener): Promise<() => void> {
+    const subscription = { tenantId, audience, listener };
+    this.subscriptions.add(subscription);
+    await (this.starting ??= this.start());
+    return () => this.subscriptions.delete(subscription);
+  }
+
+  /** Events of one stream after `afterId`, or all that still matter (not yet expired). */
+  async replay(
+    tenantId: string,
+    audience: string,
+    from: { afterId: number } | { liveAt: Date },
+  ): Promise<RevocationEvent[]> {
+    const { db } = this.database;
+    const rows = await db
+      .select()
+      .from(revocationEvents)
+      .where(
+        and(
+          eq(revocationEvents.tenantId, tenantId),
+          eq(revocationEvents.audience, audience),
+          'afterId' in from
+            ? gt(revocationEvents.id, from.afterId)
+            : gt(revocationEvents.expiresAt, from.liveAt),
+        ),
+      )
+      .orderBy(asc(revocationEvents.id));
+    return rows.map(toEvent);
+  }
+
+  /** Something committed (or may have): read what is new, once at a time. */
+  poke(): void {
+    if (this.closed) return;
+    if (this.draining) {
+      this.dirty = true;
+      return;
+    }
+    this.draining = this.drain()
+      .catch((err: unknown) => this.log(`revocation feed: ${String(err)}`))
+      .finally(() => {
+        this.draining = undefined;
+        if (this.dirty) {
+          this.dirty = false;
+          this.poke();
+        }
+      });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.subscriptions.clear();
+    await this.draining;
+    await this.unlisten?.().catch(() => {});
+  }
+
+  private async start(): Promise<void> {
+    const { db } = this.database;
+    const [row] = await db.select({ last: max(revocationEvents.id) }).from(revocationEvents);
+    this.lastId = Number(row?.last ?? 0);
+    if (this.database.listen) {
+      this.unlisten = await this.database.listen(
+        REVOCATION_CHANNEL,
+        () => this.poke(),
+        () => this.poke(),
+      );
+    }
+    this.timer = setInterval(() => this.poke(), this.pollMs);
+    // Node: the backstop alone must not keep a process alive.
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.subscriptions.size === 0 && this.starting === undefined) return;
+    for (;;) {
+      const rows = await this.database.db
+        .select()
+        .from(revocationEvents)
+        .where(gt(revocationEvents.id, this.lastId))
+        .orderBy(asc(revocationEvents.id))
+        .limit(PAGE);
+      for (const row of rows) {
+        this.lastId = row.id;
+        const event = toEvent(row);
+        for (const s of this.subscriptions) {
+          if (s.tenantId === event.tenantId && s.audience === event.audience) s.listener(event);
+        }
+      }
+      if (rows.length < PAGE) return;
+    }
+  }
+}
+
+function toEvent(row: typeof revocationEvents.$inferSelect): RevocationEvent {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    audience: row.audience,
+    kind: row.kind,
+    subject: row.subject,
+    expiresAt: row.expiresAt,
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * What createApp builds once from the dependencies and the routes share: state
+ * that lives as long as the app (caches, allocators, the revocation feed), unlike
+ * Deps, which the entry supplies.
+ */
+import type { ClientAuthenticator } from './oauth/client-auth.ts';
+import type { RevocationFeed } from './revocation/feed.ts';
+import type { StatusIndexAllocator } from './revocation/status-index.ts';
+
+export interface Services {
+  clientAuth: ClientAuthenticator;
+  statusIndex: StatusIndexAllocator;
+  revocations: RevocationFeed;
+}
