@@ -158,6 +158,12 @@ describe('CIBA poll grant', () => {
       tid: w.acme.tenantId,
       grant_id: grantId,
       task: { id: 'task-42', purpose: 'Tag release 4.2' },
+      status: {
+        status_list: {
+          idx: expect.any(Number) as unknown,
+          uri: expect.stringMatching(new RegExp(`^${ISSUER}/status/[0-9a-f-]{36}$`)) as unknown,
+        },
+      },
     });
 
     const [recorded] = await db()
@@ -173,6 +179,11 @@ describe('CIBA poll grant', () => {
       task: { id: 'task-42', purpose: 'Tag release 4.2' },
       revokedAt: null,
     });
+    // The status claim names exactly the position recorded for the token.
+    const { idx, uri } = (payload.status as { status_list: { idx: number; uri: string } })
+      .status_list;
+    expect(uri).toBe(`${ISSUER}/status/${recorded?.statusListId}`);
+    expect(idx).toBe(recorded?.statusIdx);
     expect(recorded?.expiresAt.getTime()).toBe((iat + 120) * 1000);
     const [grant] = await db().select().from(grants).where(eq(grants.id, grantId));
     expect(grant?.handleHash).toBe(await sha256base64url(body.refresh_token as string));

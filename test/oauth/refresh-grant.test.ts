@@ -70,6 +70,12 @@ describe('per-task mint (refresh_token with the grant handle)', () => {
       tid: w.acme.tenantId,
       grant_id: w.grantId,
       task: { id: 'pr-7', purpose: 'Read PR 7' },
+      status: {
+        status_list: {
+          idx: expect.any(Number) as unknown,
+          uri: expect.stringMatching(new RegExp(`^${ISSUER}/status/[0-9a-f-]{36}$`)) as unknown,
+        },
+      },
     });
     const [row] = await db()
       .select()

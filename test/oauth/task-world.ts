@@ -43,8 +43,8 @@ export async function redeemedGrant(
   return { grantId, handle: body.refresh_token, firstToken: body.access_token };
 }
 
-export async function createTaskWorld(): Promise<TaskWorld> {
-  const w = await createWorld();
+export async function createTaskWorld(env: Record<string, string> = {}): Promise<TaskWorld> {
+  const w = await createWorld(env);
   return { ...w, ...(await redeemedGrant(w)) };
 }
 

@@ -92,12 +92,14 @@ describe('the verifiable-credential form through token exchange', () => {
     expect(Date.parse(vc.validFrom)).toBe(vc.iat * 1000);
     expect(Date.parse(vc.validUntil)).toBe(vc.exp * 1000);
     expect(vc.exp).toBeLessThanOrEqual(p.exp ?? 0);
-    const listUrl = `${ISSUER}/status/vc/${vc.id.slice('urn:uuid:'.length)}`;
+    // The same position as recorded, published as a Bitstring Status List credential.
+    const row = await tokenRow(w, vc.id);
+    const listUrl = `${ISSUER}/status/${row?.statusListId}/credential`;
     expect(vc.credentialStatus).toEqual({
-      id: `${listUrl}#0`,
+      id: `${listUrl}#${row?.statusIdx}`,
       type: 'BitstringStatusListEntry',
       statusPurpose: 'revocation',
-      statusListIndex: '0',
+      statusListIndex: String(row?.statusIdx),
       statusListCredential: listUrl,
     });
   });
