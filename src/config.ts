@@ -73,6 +73,12 @@ const envSchema = z.object({
    * can set their own (`api add --overrun-threshold`, `tenant create --overrun-threshold`).
    */
   MANDATE_OVERRUN_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(2),
+  /**
+   * How often each broker process also polls for revocations of other processes, as a
+   * backstop to LISTEN/NOTIFY (a notification sent while a connection was being
+   * re-established is lost).
+   */
+  MANDATE_REVOCATION_POLL_INTERVAL: seconds(2, 1, 3600),
   /** Largest request body accepted by any endpoint, in bytes. */
   MANDATE_MAX_BODY_BYTES: z.coerce
     .number()
@@ -110,6 +116,7 @@ export interface Config {
   statusListSize: number;
   statusListTtl: number;
   overrunThreshold: number;
+  revocationPollInterval: number;
 }
 
 export class ConfigError extends Error {
@@ -163,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     statusListSize: e.MANDATE_STATUS_LIST_SIZE,
     statusListTtl: e.MANDATE_STATUS_LIST_TTL,
     overrunThreshold: e.MANDATE_OVERRUN_THRESHOLD,
+    revocationPollInterval: e.MANDATE_REVOCATION_POLL_INTERVAL,
   };
 }
 

@@ -3,6 +3,7 @@
  * functions an operator uses: two tenants, each with an active person, an
  * agent and an API; the same email exists in both tenants on purpose.
  */
+import type { DatabaseHandle } from '../../src/db/database.ts';
 import { eq } from 'drizzle-orm';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { cibaRequests, tenants, users } from '../../src/db/schema.ts';
@@ -102,8 +103,11 @@ async function tenantIdOf(t: TestApp, slug: string): Promise<string> {
   return row.id;
 }
 
-export async function createWorld(env: Record<string, string> = {}): Promise<World> {
-  const t = await createTestApp(env);
+export async function createWorld(
+  env: Record<string, string> = {},
+  database?: DatabaseHandle,
+): Promise<World> {
+  const t = await createTestApp(env, database);
   const acmeId = await tenantIdOf(t, 'acme');
   const globexId = await tenantIdOf(t, 'globex');
   return {

@@ -40,7 +40,7 @@ export async function createTestApp(
   const config: Config = loadConfig({ PUBLIC_URL: ISSUER, MANDATE_KEK: kekText, ...env });
   const db = database ?? (await freshDatabase());
   const clock = new TestClock();
-  const kek = parseKek(kekText);
+  const kek = parseKek(config.kek ?? kekText);
   const keys = new KeyStore(db.db, kek, {
     alg: config.signingAlg,
     maxTokenTtl: config.accessTokenMaxTtl,

@@ -4,6 +4,7 @@
  * through the real CIBA flow, and the bot holds the grant handle. Plus the calls
  * agents and APIs make afterwards: per-task mint, introspection, revocation.
  */
+import type { DatabaseHandle } from '../../src/db/database.ts';
 import { count, eq } from 'drizzle-orm';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { grants, issuedTokens, overrunAttempts } from '../../src/db/schema.ts';
@@ -43,8 +44,11 @@ export async function redeemedGrant(
   return { grantId, handle: body.refresh_token, firstToken: body.access_token };
 }
 
-export async function createTaskWorld(env: Record<string, string> = {}): Promise<TaskWorld> {
-  const w = await createWorld(env);
+export async function createTaskWorld(
+  env: Record<string, string> = {},
+  database?: DatabaseHandle,
+): Promise<TaskWorld> {
+  const w = await createWorld(env, database);
   return { ...w, ...(await redeemedGrant(w)) };
 }
 
