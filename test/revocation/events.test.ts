@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 const open = async (api = w.acme.api, lastEventId?: string) => {
-  const s = await openEvents((url, init) => w.t.hono.request(url, init), api, {
+  const s = await openEvents(async (url, init) => w.t.hono.request(url, init), api, {
     lastEventId,
     now: w.t.clock.now(),
   });

@@ -183,7 +183,8 @@ describe('an overrun report that must change nothing', () => {
   it('refuses another tenant’s API reporting our token, by token and by jti', async () => {
     const token = await readToken();
     const before = await snapshot(w);
-    for (const params of [{ token }, { jti: decodeJwt(token).jti ?? '' }]) {
+    const byToken: Record<string, string> = { token };
+    for (const params of [byToken, { jti: decodeJwt(token).jti ?? '' }]) {
       await expectOAuthError(
         await report(w, w.globex.api, { ...params, attempted_scope: 'repo:read' }),
         'access_denied',
