@@ -10,6 +10,7 @@ import { openNodeDeps } from './node/open-deps.ts';
 import { pruneDpopProofJtis } from './oauth/dpop.ts';
 import { startOperatorServer, type OperatorServer } from './operator/server.ts';
 import { pruneChallenges } from './passkeys/challenge-store.ts';
+import { pruneRevocationEvents } from './revocation/feed.ts';
 import { pruneSessions } from './passkeys/session.ts';
 
 const HOUR = 3_600_000;
@@ -22,7 +23,8 @@ async function main(): Promise<void> {
   const deps = await openNodeDeps(config, log);
   await deps.keys.ensure();
   await deps.keys.rotateIfDue();
-  const { hono, clientAuth } = createApp(deps);
+  const app = createApp(deps);
+  const { hono, clientAuth } = app;
   // The CLI cannot open embedded PGlite while we hold it, so it reaches us here instead;
   // on PostgreSQL it connects to the database itself and needs no endpoint.
   let operator: OperatorServer | undefined;
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
           pruneChallenges(deps.database.db, deps.clock.now()),
           pruneSessions(deps.database.db, deps.clock.now()),
           pruneDpopProofJtis(deps.database.db, deps.clock.now()),
+          pruneRevocationEvents(deps.database.db, deps.clock.now()),
         ]).catch((e: unknown) => log(`pruning failed: ${String(e)}`)),
       HOUR / 6,
     ),
@@ -69,8 +72,12 @@ async function main(): Promise<void> {
     stopping = true;
     log(`${signal}: shutting down`);
     timers.forEach((t) => clearInterval(t));
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Event streams never end by themselves; without this, close would wait for them.
+    if ('closeAllConnections' in server) server.closeAllConnections();
+    await closed;
     await operator?.close();
+    await app.close();
     await deps.close();
     releaseLock();
     process.exit(0);

@@ -23,7 +23,12 @@ interface Spec {
 const tenant = { tenant: 'tenant' };
 
 export const cliSpecs: Record<CommandName, Spec> = {
-  'tenant create': { positionals: ['slug'], required: ['slug'], usage: 'tenant create <slug>' },
+  'tenant create': {
+    positionals: ['slug'],
+    flags: { 'overrun-threshold': 'overrun_threshold' },
+    required: ['slug'],
+    usage: 'tenant create <slug> [--overrun-threshold N]',
+  },
   'tenant list': { usage: 'tenant list' },
   'user invite': {
     flags: { ...tenant, email: 'email' },
@@ -45,12 +50,18 @@ export const cliSpecs: Record<CommandName, Spec> = {
     usage: 'agent disable --tenant T (--client-id ID | --name N)',
   },
   'api add': {
-    flags: { ...tenant, audience: 'audience', name: 'name', 'jwks-uri': 'jwks_uri' },
+    flags: {
+      ...tenant,
+      audience: 'audience',
+      name: 'name',
+      'jwks-uri': 'jwks_uri',
+      'overrun-threshold': 'overrun_threshold',
+    },
     files: { scopes: 'scopes', jwks: 'jwks' },
     required: ['tenant', 'audience', 'scopes'],
     oneOf: [['jwks', 'jwks-uri']],
     usage:
-      'api add --tenant T --audience URI --scopes FILE (--jwks FILE | --jwks-uri URL) [--name N]',
+      'api add --tenant T --audience URI --scopes FILE (--jwks FILE | --jwks-uri URL) [--name N] [--overrun-threshold N]',
   },
   'api list': { flags: tenant, required: ['tenant'], usage: 'api list --tenant T' },
   'api disable': {

@@ -42,8 +42,8 @@ const keySource = { jwks: z.unknown().optional(), jwks_uri: z.string().optional(
 
 export const commands = {
   'tenant create': command({
-    args: z.strictObject({ slug: z.string() }),
-    run: (ctx, a) => createTenant(ctx.db, a.slug),
+    args: z.strictObject({ slug: z.string(), overrun_threshold: z.string().optional() }),
+    run: (ctx, a) => createTenant(ctx.db, a.slug, { overrunThreshold: a.overrun_threshold }),
   }),
   'tenant list': command({
     args: z.strictObject({}),
@@ -78,6 +78,7 @@ export const commands = {
       audience: z.string(),
       scopes: z.unknown(),
       name: z.string().optional(),
+      overrun_threshold: z.string().optional(),
       ...keySource,
     }),
     run: (ctx, a) =>
@@ -88,6 +89,7 @@ export const commands = {
         jwks: a.jwks,
         jwksUri: a.jwks_uri,
         ...(a.name === undefined ? {} : { name: a.name }),
+        overrunThreshold: a.overrun_threshold,
       }),
   }),
   'api list': command({

@@ -12,6 +12,7 @@ import { tenantIdOf } from './tenants.ts';
 import {
   audienceSchema,
   nameSchema,
+  overrunThresholdSchema,
   parseInput,
   scopesSchema,
   type ScopeInput,
@@ -23,6 +24,8 @@ export interface ApiInput extends KeySourceInput {
   scopes: unknown;
   /** Display name; defaults to the audience. */
   name?: string;
+  /** Overruns a grant may have at this API before the next one revokes it; default: the tenant's. */
+  overrunThreshold?: string | number | undefined;
 }
 
 export interface ApiSummary {
@@ -43,6 +46,10 @@ export async function addApi(
   const audience = parseInput(audienceSchema, input.audience, 'audience');
   const name = parseInput(nameSchema, input.name ?? audience.slice(0, 100), 'API name');
   const scopes = parseInput(scopesSchema, input.scopes, 'scopes');
+  const threshold =
+    input.overrunThreshold === undefined
+      ? null
+      : parseInput(overrunThresholdSchema, input.overrunThreshold, 'overrun threshold');
   const keys = await keySource(input);
   const clientId = randomId('api');
   await db.transaction(async (tx) => {
@@ -51,7 +58,7 @@ export async function addApi(
       await tx.insert(clients).values({ id: clientId, tenantId, kind: 'api', name, ...keys });
       // Audience uniqueness across all tenants is enforced here, after the client row:
       // a conflict rolls that row back with everything else.
-      await tx.insert(apis).values({ clientId, tenantId, audience });
+      await tx.insert(apis).values({ clientId, tenantId, audience, overrunThreshold: threshold });
       await tx
         .insert(apiScopes)
         .values(scopes.map((s) => ({ apiClientId: clientId, tenantId, ...s })));

@@ -3,21 +3,29 @@ import { asc, eq } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../db/database.ts';
 import { tenants } from '../db/schema.ts';
 import { conflictOn, RegistryError } from './errors.ts';
-import { parseInput, slugSchema } from './validate.ts';
+import { overrunThresholdSchema, parseInput, slugSchema } from './validate.ts';
 
 export interface TenantSummary {
   slug: string;
   created_at: string;
 }
 
-export async function createTenant(db: Database, slug: string): Promise<{ tenant: string }> {
+export async function createTenant(
+  db: Database,
+  slug: string,
+  options: { overrunThreshold?: string | number | undefined } = {},
+): Promise<{ tenant: string; overrun_threshold?: number }> {
   const valid = parseInput(slugSchema, slug, 'tenant slug');
+  const threshold =
+    options.overrunThreshold === undefined
+      ? undefined
+      : parseInput(overrunThresholdSchema, options.overrunThreshold, 'overrun threshold');
   try {
-    await db.insert(tenants).values({ slug: valid });
+    await db.insert(tenants).values({ slug: valid, overrunThreshold: threshold ?? null });
   } catch (err) {
     conflictOn(err, { tenants_slug_unique: `tenant "${valid}" already exists` });
   }
-  return { tenant: valid };
+  return { tenant: valid, ...(threshold === undefined ? {} : { overrun_threshold: threshold }) };
 }
 
 export async function listTenants(db: Database): Promise<{ tenants: TenantSummary[] }> {

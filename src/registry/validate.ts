@@ -112,6 +112,13 @@ function jwksUriProblem(value: string): string | undefined {
 }
 
 /** Parses with `schema` or throws ERR_INVALID listing every problem. */
+/** Overruns a grant may have before the next one revokes it (MANDATE_OVERRUN_THRESHOLD's range). */
+export const overrunThresholdSchema = z.coerce
+  .number('an overrun threshold is a whole number from 1 to 1000')
+  .int('an overrun threshold is a whole number from 1 to 1000')
+  .min(1, 'an overrun threshold is a whole number from 1 to 1000')
+  .max(1000, 'an overrun threshold is a whole number from 1 to 1000');
+
 export function parseInput<S extends z.ZodType>(
   schema: S,
   value: unknown,

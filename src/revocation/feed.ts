@@ -8,8 +8,8 @@
  * connection was being re-established is lost, and on Workers there is no
  * listening connection at all.
  */
-import { and, asc, eq, gt, max } from 'drizzle-orm';
-import type { DatabaseHandle } from '../db/database.ts';
+import { and, asc, eq, gt, lt, max } from 'drizzle-orm';
+import type { DatabaseHandle, DbOrTx } from '../db/database.ts';
 import { revocationEvents } from '../db/schema.ts';
 import { REVOCATION_CHANNEL } from './revoke.ts';
 
@@ -145,6 +145,14 @@ export class RevocationFeed {
       if (rows.length < PAGE) return;
     }
   }
+}
+
+/**
+ * Drops events about things that are dead anyway (every token they concern has
+ * expired): a stream resuming from an older id has nothing left to learn from them.
+ */
+export async function pruneRevocationEvents(db: DbOrTx, now: Date): Promise<void> {
+  await db.delete(revocationEvents).where(lt(revocationEvents.expiresAt, now));
 }
 
 function toEvent(row: typeof revocationEvents.$inferSelect): RevocationEvent {

@@ -41,6 +41,30 @@ describe('APIs', () => {
     ]);
   });
 
+  it('keeps an overrun threshold of the API’s own, and refuses a bad one without writing', async () => {
+    const { db, jwks } = await setup();
+    const { client_id } = await addApi(db, {
+      tenant: 'alpha',
+      audience: AUDIENCE,
+      scopes,
+      jwks,
+      overrunThreshold: '1',
+    });
+    const [row] = await db.select().from(apis);
+    expect(row).toMatchObject({ clientId: client_id, overrunThreshold: 1 });
+    const err = await failure(
+      addApi(db, {
+        tenant: 'alpha',
+        audience: `${AUDIENCE}/2`,
+        scopes,
+        jwks,
+        overrunThreshold: '0',
+      }),
+    );
+    expect(err).toMatchObject({ code: 'ERR_INVALID' });
+    expect(await db.select().from(clients)).toHaveLength(1);
+  });
+
   it('names an API after its audience when no name is given', async () => {
     const { db, jwks } = await setup();
     await addApi(db, { tenant: 'alpha', audience: 'urn:example:billing', scopes, jwks });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tenants as tenantsTable } from '../../src/db/schema.ts';
 import { listAgents } from '../../src/registry/agents.ts';
 import { RegistryError } from '../../src/registry/errors.ts';
 import { createTenant, listTenants } from '../../src/registry/tenants.ts';
@@ -31,6 +32,22 @@ describe('tenants', () => {
       expect(await failure(createTenant(db, slug))).toMatchObject({ code: 'ERR_INVALID' });
     },
   );
+
+  it('keeps an overrun threshold of the tenant’s own, and refuses one out of range', async () => {
+    const { db } = await database();
+    expect(await createTenant(db, 'acme', { overrunThreshold: '3' })).toEqual({
+      tenant: 'acme',
+      overrun_threshold: 3,
+    });
+    const [row] = await db.select().from(tenantsTable);
+    expect(row?.overrunThreshold).toBe(3);
+    for (const bad of ['0', '1001', '2.5', 'many']) {
+      const err = await failure(createTenant(db, 'beta', { overrunThreshold: bad }));
+      expect(err).toMatchObject({ code: 'ERR_INVALID' });
+      expect(err.message).toContain('whole number from 1 to 1000');
+    }
+    expect(await db.select().from(tenantsTable)).toHaveLength(1);
+  });
 
   it('names the slug when a tenant is unknown', async () => {
     const { db } = await database();
