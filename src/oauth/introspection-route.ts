@@ -1,10 +1,9 @@
 /** POST introspection_endpoint (RFC 7662 §2): API authentication, then introspectToken. */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { Deps } from '../deps.ts';
+import { authenticatedFormEndpoint } from './authenticated-form.ts';
 import type { ClientAuthenticator } from './client-auth.ts';
-import { clientAuthInput } from './client-auth-input.ts';
 import { OAuthError } from './errors.ts';
-import { readForm } from './form.ts';
 import { introspectToken } from './introspection.ts';
 
 export function introspectionEndpoint(
@@ -12,10 +11,7 @@ export function introspectionEndpoint(
   auth: ClientAuthenticator,
   endpoint: string,
 ): Hono {
-  const app = new Hono();
-  app.post('/', async (c) => {
-    const form = await readForm(c);
-    const caller = await auth.authenticate(clientAuthInput(c, form), endpoint);
+  return authenticatedFormEndpoint(auth, endpoint, async (form, caller, c) => {
     const token = form.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
     // token_type_hint is only a hint (RFC 7662 §2.1); we have one kind an API may ask about.
@@ -28,5 +24,4 @@ export function introspectionEndpoint(
     // The answer describes a live credential: never cached (RFC 7662 §4).
     return c.json(answer, 200, { 'cache-control': 'no-store', pragma: 'no-cache' });
   });
-  return app;
 }

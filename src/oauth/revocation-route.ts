@@ -1,10 +1,9 @@
 /** POST revocation_endpoint (RFC 7009 §2): agent authentication, then revokeToken. */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { Deps } from '../deps.ts';
+import { authenticatedFormEndpoint } from './authenticated-form.ts';
 import type { ClientAuthenticator } from './client-auth.ts';
-import { clientAuthInput } from './client-auth-input.ts';
 import { OAuthError } from './errors.ts';
-import { readForm } from './form.ts';
 import { revokeToken } from './revocation.ts';
 
 export function revocationEndpoint(
@@ -12,10 +11,7 @@ export function revocationEndpoint(
   auth: ClientAuthenticator,
   endpoint: string,
 ): Hono {
-  const app = new Hono();
-  app.post('/', async (c) => {
-    const form = await readForm(c);
-    const caller = await auth.authenticate(clientAuthInput(c, form), endpoint);
+  return authenticatedFormEndpoint(auth, endpoint, async (form, caller, c) => {
     const token = form.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
     await revokeToken(deps.database.db, deps.keys, {
@@ -28,5 +24,4 @@ export function revocationEndpoint(
     // RFC 7009 §2.2: 200 whether or not anything was revoked; the body is ignored by clients.
     return c.body(null, 200, { 'cache-control': 'no-store', pragma: 'no-cache' });
   });
-  return app;
 }

@@ -1,10 +1,9 @@
 /** POST mandate_overrun_endpoint: API authentication, then reportOverrun. */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { Deps } from '../deps.ts';
+import { authenticatedFormEndpoint } from '../oauth/authenticated-form.ts';
 import type { ClientAuthenticator } from '../oauth/client-auth.ts';
-import { clientAuthInput } from '../oauth/client-auth-input.ts';
 import { OAuthError } from '../oauth/errors.ts';
-import { readForm } from '../oauth/form.ts';
 import { scopeNameSchema } from '../registry/validate.ts';
 import { reportOverrun } from './overrun.ts';
 
@@ -15,10 +14,7 @@ export function overrunEndpoint(
   auth: ClientAuthenticator,
   endpoint: string,
 ): Hono {
-  const app = new Hono();
-  app.post('/', async (c) => {
-    const form = await readForm(c);
-    const caller = await auth.authenticate(clientAuthInput(c, form), endpoint);
+  return authenticatedFormEndpoint(auth, endpoint, async (form, caller, c) => {
     const token = form.get('token');
     const jti = form.get('jti');
     if ((token === undefined) === (jti === undefined)) {
@@ -44,7 +40,6 @@ export function overrunEndpoint(
     });
     return c.json(outcome, 200, { 'cache-control': 'no-store' });
   });
-  return app;
 }
 
 function scopes(raw: string | undefined): string[] {
