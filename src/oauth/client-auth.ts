@@ -12,27 +12,18 @@ import {
   createRemoteJWKSet,
   customFetch,
   decodeJwt,
-  jwtVerify,
   type JSONWebKeySet,
   type JWTVerifyGetKey,
 } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { clientAssertionJtis, clients } from '../db/schema.ts';
+import { verifyClientJwt } from './client-jwt.ts';
 import { invalidClient } from './errors.ts';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-/** Asymmetric only: HMAC would need a shared secret, and `none` is no signature. */
-// 'Ed25519' is RFC 9864's fully specified name for EdDSA over Ed25519; openid-client v6 signs with it.
-export const CLIENT_ASSERTION_ALGS = [
-  'EdDSA',
-  'Ed25519',
-  'ES256',
-  'ES384',
-  'PS256',
-  'RS256',
-] as const;
+export { CLIENT_ASSERTION_ALGS } from './client-jwt.ts';
 
 export interface AuthenticatedClient {
   clientId: string;
@@ -107,28 +98,13 @@ export class ClientAuthenticator {
     const [client] = await this.options.db.select().from(clients).where(eq(clients.id, claimedId));
     if (!client || client.status !== 'active') throw new AuthFailure('unknown or disabled client');
 
-    const now = this.options.clock.now();
-    const { payload } = await jwtVerify(assertion, this.keysFor(client), {
-      algorithms: [...CLIENT_ASSERTION_ALGS],
-      issuer: client.id,
-      subject: client.id,
-      audience: [this.options.issuer, endpoint],
-      requiredClaims: ['exp', 'jti'],
-      clockTolerance: this.options.clockSkew,
-      currentDate: now,
+    const { jti, exp } = await verifyClientJwt(assertion, this.keysFor(client), {
+      clientId: client.id,
+      audiences: [this.options.issuer, endpoint],
+      now: this.options.clock.now(),
+      clockSkew: this.options.clockSkew,
+      maxTtl: this.options.maxAssertionTtl,
     });
-    const nowSeconds = Math.floor(now.getTime() / 1000);
-    const exp = payload.exp as number;
-    if (exp - nowSeconds > this.options.maxAssertionTtl) {
-      throw new AuthFailure('assertion lives too long');
-    }
-    if (typeof payload.iat === 'number' && payload.iat > nowSeconds + this.options.clockSkew) {
-      throw new AuthFailure('assertion issued in the future');
-    }
-    const jti = payload.jti;
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) {
-      throw new AuthFailure('assertion jti unusable');
-    }
     // Only after the signature holds do we store anything: strangers cannot fill the table.
     const stored = await this.options.db
       .insert(clientAssertionJtis)

@@ -14,21 +14,20 @@
  * its grant locked against a concurrent revocation: the child is either recorded with
  * its lineage (parent_jti, ancestors, depth) before it is returned, or nothing is.
  */
+import { ClientJwtError, verifyClientJwt, type ClientJwtProblem } from '../oauth/client-jwt.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
   customFetch,
-  jwtVerify,
   type JSONWebKeySet,
-  type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
 import type { Database } from '../db/database.ts';
 import { clientAssertionJtis, clients, grants, issuedTokens } from '../db/schema.ts';
 import type { SigningKey } from '../keys/key-store.ts';
-import { CLIENT_ASSERTION_ALGS, type AuthenticatedClient } from '../oauth/client-auth.ts';
+import type { AuthenticatedClient } from '../oauth/client-auth.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import {
   ACCESS_TOKEN_TYPE,
@@ -277,35 +276,26 @@ async function verifyActorToken(
   token: string,
 ): Promise<{ jti: string; exp: number }> {
   if (token.length > MAX_TOKEN_LENGTH) throw refuse('actor_token is too long');
-  const clientId = ctx.client.clientId;
-  let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, await actorKeys(ctx), {
-      algorithms: [...CLIENT_ASSERTION_ALGS],
-      issuer: clientId,
-      subject: clientId,
-      audience: ctx.issuer,
-      requiredClaims: ['exp', 'jti'],
-      clockTolerance: ctx.clockSkew,
-      currentDate: ctx.now,
-    }));
-  } catch (cause) {
-    throw refuse('actor_token must be a JWT signed by the calling agent, for this issuer', cause);
+    return await verifyClientJwt(token, await actorKeys(ctx), {
+      clientId: ctx.client.clientId,
+      audiences: [ctx.issuer],
+      now: ctx.now,
+      clockSkew: ctx.clockSkew,
+      maxTtl: ctx.maxAssertionTtl,
+    });
+  } catch (err) {
+    if (!(err instanceof ClientJwtError)) throw err;
+    throw refuse(ACTOR_TOKEN_PROBLEMS[err.code](ctx), err);
   }
-  const nowSeconds = Math.floor(ctx.now.getTime() / 1000);
-  const exp = payload.exp as number;
-  if (exp - nowSeconds > ctx.maxAssertionTtl) {
-    throw refuse(`actor_token must expire within ${ctx.maxAssertionTtl} seconds`);
-  }
-  if (typeof payload.iat === 'number' && payload.iat > nowSeconds + ctx.clockSkew) {
-    throw refuse('actor_token is issued in the future');
-  }
-  const jti = payload.jti;
-  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) {
-    throw refuse('actor_token jti is unusable');
-  }
-  return { jti, exp };
 }
+
+const ACTOR_TOKEN_PROBLEMS: Record<ClientJwtProblem, (ctx: ExchangeContext) => string> = {
+  ERR_SIGNATURE: () => 'actor_token must be a JWT signed by the calling agent, for this issuer',
+  ERR_TOO_LONG_LIVED: (ctx) => `actor_token must expire within ${ctx.maxAssertionTtl} seconds`,
+  ERR_FUTURE: () => 'actor_token is issued in the future',
+  ERR_JTI: () => 'actor_token jti is unusable',
+};
 
 async function actorKeys(ctx: ExchangeContext): Promise<JWTVerifyGetKey> {
   const [row] = await ctx.db
