@@ -16,7 +16,7 @@ export function exchangeGrant(
   statusIndex: StatusIndexAllocator,
 ): GrantHandler {
   const { config } = deps;
-  return async (form, client): Promise<ExchangeResponse & Record<string, unknown>> => {
+  return async (form, client, dpop): Promise<ExchangeResponse & Record<string, unknown>> => {
     const scope = form.get('scope');
     const signer = await deps.keys.signer();
     const jwks = await deps.keys.jwks();
@@ -44,6 +44,7 @@ export function exchangeGrant(
           scopes: scope === undefined ? undefined : scope.split(' ').filter((s) => s.length > 0),
           // RFC 8693 §2.1: both name where the token will be used; either may repeat.
           targets: [...form.getAll('resource'), ...form.getAll('audience')],
+          dpopJkt: dpop?.jkt,
         },
       )),
     }));

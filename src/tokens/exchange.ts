@@ -61,6 +61,12 @@ export interface ExchangeRequest {
   scopes: string[] | undefined;
   /** Every `resource` and `audience` value; each must name the parent's audience. */
   targets: string[];
+  /**
+   * RFC 7638 thumbprint of the request's verified DPoP proof, if any: the sub-agent's
+   * own key, which the child is then bound to. A DPoP-bound parent requires one, so a
+   * sender-constrained token can never be traded for a bearer token.
+   */
+  dpopJkt?: string | undefined;
 }
 
 export interface ExchangeContext {
@@ -88,7 +94,7 @@ export interface ExchangeResponse {
   access_token: string;
   issued_token_type: IssuedTokenType;
   /** RFC 8693 §2.2.1: `N_A` when the issued token is not an access token (the VC form). */
-  token_type: 'Bearer' | 'N_A';
+  token_type: 'Bearer' | 'DPoP' | 'N_A';
   expires_in: number;
   scope: string;
 }
@@ -142,6 +148,14 @@ export async function exchangeToken(
         .where(and(inArray(issuedTokens.jti, row.ancestors), isNotNull(issuedTokens.revokedAt)))
         .limit(1);
       if (revoked.length > 0) throw inactiveSubject();
+    }
+    if (row.dpopJkt !== null && issuedType === VC_TOKEN_TYPE) {
+      throw refuse('subject_token is DPoP-bound and cannot become an unbound credential');
+    }
+    if (row.dpopJkt !== null && req.dpopJkt === undefined) {
+      throw refuse(
+        'subject_token is DPoP-bound: the exchange needs a DPoP proof, and the new token is bound to its key',
+      );
     }
     const depth = row.depth + 1;
     if (depth > ctx.maxDepth) {
@@ -198,6 +212,7 @@ export async function exchangeToken(
       tenantId: row.tenantId,
       grantId: row.grantId,
       task: parent.task,
+      dpopJkt: issuedType === VC_TOKEN_TYPE ? undefined : req.dpopJkt,
       issuedAt: ctx.now,
       lifetime,
       status: ctx.status,
@@ -215,7 +230,8 @@ export async function exchangeToken(
     return {
       access_token: minted.token,
       issued_token_type: issuedType,
-      token_type: issuedType === VC_TOKEN_TYPE ? 'N_A' : 'Bearer',
+      token_type:
+        issuedType === VC_TOKEN_TYPE ? 'N_A' : req.dpopJkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: minted.expiresIn,
       scope: minted.claims.scope,
     };
