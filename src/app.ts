@@ -41,11 +41,7 @@ export function createApp(deps: Deps): App {
   const services: Services = {
     clientAuth,
     statusIndex: new StatusIndexAllocator(deps.database.db, config.statusListSize),
-    revocations: new RevocationFeed(
-      deps.database,
-      deps.log,
-      config.revocationPollInterval * 1000,
-    ),
+    revocations: new RevocationFeed(deps.database, deps.log, config.revocationPollInterval * 1000),
   };
 
   const app = new Hono();
