@@ -16,6 +16,7 @@ import { inflateList, isStatusBits, statusAt, type DecodedStatusList } from './s
 export const STATUS_LIST_TYP = 'statuslist+jwt';
 /** Without a `ttl`, a list is fetched again after this many seconds. */
 const DEFAULT_TTL = 60;
+const MAX_REMEMBERED_URIS = 1024;
 
 interface CachedList {
   list: DecodedStatusList;
@@ -35,6 +36,8 @@ export class StatusLists {
   private readonly cache = new Map<string, CachedList>();
   private readonly inflight = new Map<string, Promise<CachedList>>();
   private readonly prefix: string;
+  /** URIs that passed the check: parsing a URL per request costs more than the rest of it. */
+  private readonly goodUris = new Set<string>();
 
   constructor(private readonly deps: StatusListDeps) {
     this.prefix = `${deps.issuer}/status/`;
@@ -69,6 +72,7 @@ export class StatusLists {
         { scheme },
       );
     }
+    if (this.goodUris.has(uri)) return { uri, idx: idx as number };
     // The parsed form must be the form given: no dot segments, escapes or userinfo tricks.
     const exact = URL.canParse(uri) && new URL(uri).href === uri;
     if (!exact || !uri.startsWith(this.prefix) || /[?#]/.test(uri)) {
@@ -79,6 +83,9 @@ export class StatusLists {
         { scheme },
       );
     }
+    // Bounded: a flood of distinct (signed, so broker-made) URIs cannot grow it without end.
+    if (this.goodUris.size >= MAX_REMEMBERED_URIS) this.goodUris.clear();
+    this.goodUris.add(uri);
     return { uri, idx: idx as number };
   }
 
