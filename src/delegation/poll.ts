@@ -23,6 +23,8 @@ import { agentTask } from './request-view.ts';
 
 /** RFC 8628 §3.5: each slow_down adds five seconds to the interval for good. */
 const SLOW_DOWN_STEP = 5;
+/** No client is told to wait longer than this between polls. */
+const MAX_INTERVAL = 120;
 const AUTH_REQ_ID_MAX = 128;
 
 export interface PollInput {
@@ -85,18 +87,16 @@ export async function pollCibaRequest(db: Database, p: PollInput): Promise<CibaT
         ? (p.now.getTime() - request.lastPolledAt.getTime()) / 1000
         : Infinity;
       const tooSoon = since < request.pollInterval;
+      // A too-early poll lengthens the interval (as the client must, RFC 8628 §3.5) but
+      // does not restart it, and the growth is capped: a client whose own interval fell
+      // behind ours (two waiters on one request, say) still catches up and gets served.
+      const interval = Math.min(request.pollInterval + SLOW_DOWN_STEP, MAX_INTERVAL);
       await tx
         .update(cibaRequests)
-        .set({
-          lastPolledAt: p.now,
-          ...(tooSoon ? { pollInterval: request.pollInterval + SLOW_DOWN_STEP } : {}),
-        })
+        .set(tooSoon ? { pollInterval: interval } : { lastPolledAt: p.now })
         .where(eq(cibaRequests.id, request.id));
       return tooSoon
-        ? new OAuthError(
-            'slow_down',
-            `poll at most every ${request.pollInterval + SLOW_DOWN_STEP} seconds`,
-          )
+        ? new OAuthError('slow_down', `poll at most every ${interval} seconds`)
         : new OAuthError('authorization_pending', 'the person has not decided yet');
     }
     if (request.redeemedAt || !request.grantId) throw invalidGrant();

@@ -67,11 +67,22 @@ describe('CIBA poll grant', () => {
     w.t.clock.advance(4);
     await expectError(await poll(w, r.auth_req_id), 'slow_down');
     expect((await requestRow(r.requestId)).pollInterval).toBe(10);
-    // The longer interval now holds: 9 s is too soon, 10 s is fine.
-    w.t.clock.advance(9);
+    // The longer interval counts from the last poll that was served: 9 s after it is too soon.
+    w.t.clock.advance(5);
     await expectError(await poll(w, r.auth_req_id), 'slow_down');
     expect((await requestRow(r.requestId)).pollInterval).toBe(15);
-    w.t.clock.advance(15);
+    w.t.clock.advance(6);
+    await expectError(await poll(w, r.auth_req_id), 'authorization_pending');
+  });
+
+  it('lets a client whose interval fell behind catch up, and never asks for more than 120 s', async () => {
+    const r = await startRequest(w);
+    await expectError(await poll(w, r.auth_req_id), 'authorization_pending');
+    // A burst of early polls (two waiters, a bug) pushes the interval to its ceiling.
+    for (let i = 0; i < 40; i++) await expectError(await poll(w, r.auth_req_id), 'slow_down');
+    expect((await requestRow(r.requestId)).pollInterval).toBe(120);
+    // Early polls do not restart the wait: 120 s after the last served poll, it is served.
+    w.t.clock.advance(120);
     await expectError(await poll(w, r.auth_req_id), 'authorization_pending');
   });
 
