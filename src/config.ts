@@ -79,6 +79,10 @@ const envSchema = z.object({
    * re-established is lost).
    */
   MANDATE_REVOCATION_POLL_INTERVAL: seconds(2, 1, 3600),
+  /** How often each broker process chains new audit entries into their tenant's hash chain, ms. */
+  MANDATE_AUDIT_CHAIN_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** How often the broker signs a checkpoint (tenant, sequence, head hash) of each chain, seconds. */
+  MANDATE_AUDIT_CHECKPOINT_INTERVAL: seconds(300, 1, 86_400),
   /** Largest request body accepted by any endpoint, in bytes. */
   MANDATE_MAX_BODY_BYTES: z.coerce
     .number()
@@ -117,6 +121,8 @@ export interface Config {
   statusListTtl: number;
   overrunThreshold: number;
   revocationPollInterval: number;
+  auditChainIntervalMs: number;
+  auditCheckpointInterval: number;
 }
 
 export class ConfigError extends Error {
@@ -171,6 +177,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     statusListTtl: e.MANDATE_STATUS_LIST_TTL,
     overrunThreshold: e.MANDATE_OVERRUN_THRESHOLD,
     revocationPollInterval: e.MANDATE_REVOCATION_POLL_INTERVAL,
+    auditChainIntervalMs: e.MANDATE_AUDIT_CHAIN_INTERVAL_MS,
+    auditCheckpointInterval: e.MANDATE_AUDIT_CHECKPOINT_INTERVAL,
   };
 }
 

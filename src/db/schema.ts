@@ -11,3 +11,4 @@ export * from './schema/passkeys.ts';
 export * from './schema/delegation.ts';
 export * from './schema/tokens.ts';
 export * from './schema/revocation.ts';
+export * from './schema/audit.ts';
