@@ -3,6 +3,7 @@
  * flags it takes, and which flags name JSON files whose contents become
  * arguments. Pure, so tests check it without spawning anything.
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CommandName } from './commands.ts';
 
@@ -13,6 +14,11 @@ interface Spec {
   flags?: Record<string, string>;
   /** Flags naming a JSON file whose parsed content becomes the argument. */
   files?: Record<string, string>;
+  /**
+   * Flags naming a file the command itself reads (not JSON), resolved against the
+   * CLI's working directory so that a running broker reading it finds the same file.
+   */
+  paths?: string[];
   /** Flags or positionals that must be present. */
   required?: string[];
   /** Groups of flags of which exactly one must be present. */
@@ -77,6 +83,30 @@ export const cliSpecs: Record<CommandName, Spec> = {
   },
   'keys rotate': { usage: 'keys rotate' },
   'keys list': { usage: 'keys list' },
+  'audit verify': {
+    flags: tenant,
+    files: { jwks: 'jwks' },
+    usage: 'audit verify [--tenant T] [--jwks FILE]',
+  },
+  'audit export': {
+    flags: { ...tenant, out: 'out' },
+    // Written by whichever process runs the command (a running broker, perhaps).
+    paths: ['out'],
+    usage: 'audit export [--tenant T] [--out FILE]',
+  },
+  'policy push': {
+    flags: { ...tenant, file: 'file' },
+    paths: ['file'],
+    required: ['tenant', 'file'],
+    usage: 'policy push --tenant T --file FILE.cedar',
+  },
+  'policy list': { flags: tenant, required: ['tenant'], usage: 'policy list --tenant T' },
+  'audit replay': {
+    positionals: ['entry_id'],
+    flags: tenant,
+    required: ['entry_id'],
+    usage: 'audit replay <entry id> [--tenant T]',
+  },
 };
 
 export class UsageError extends Error {
@@ -163,6 +193,11 @@ export function parseCommandLine(argv: string[]): Parsed {
   });
   for (const [flag, key] of Object.entries(spec.flags ?? {})) {
     if (values[flag] !== undefined) args[key] = values[flag];
+  }
+  for (const flag of spec.paths ?? []) {
+    const key = spec.flags?.[flag];
+    const path = key === undefined ? undefined : args[key];
+    if (key !== undefined && typeof path === 'string') args[key] = resolve(path);
   }
   const files: Record<string, string> = {};
   for (const [flag, key] of Object.entries(spec.files ?? {})) {

@@ -7,12 +7,14 @@
  */
 import { desc } from 'drizzle-orm';
 import { z } from 'zod';
+import { auditExport, auditVerify } from '../audit/operator.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { signingKeys } from '../db/schema.ts';
 import { verifyGrantEvidence } from '../delegation/evidence.ts';
 import type { KeyStore } from '../keys/key-store.ts';
+import { auditReplay, policyList, policyPush } from '../policy/operator.ts';
 import { addAgent, disableAgent, listAgents } from '../registry/agents.ts';
 import { addApi, disableApi, listApis } from '../registry/apis.ts';
 import { RegistryError } from '../registry/errors.ts';
@@ -148,6 +150,26 @@ export const commands = {
           })),
       };
     },
+  }),
+  'audit verify': command({
+    args: z.strictObject({ tenant: tenant.optional(), jwks: z.unknown().optional() }),
+    run: (ctx, a) => auditVerify(ctx, a),
+  }),
+  'audit export': command({
+    args: z.strictObject({ tenant: tenant.optional(), out: z.string().optional() }),
+    run: (ctx, a) => auditExport(ctx, a),
+  }),
+  'policy push': command({
+    args: z.strictObject({ tenant, file: z.string() }),
+    run: (ctx, a) => policyPush(ctx.db, a),
+  }),
+  'policy list': command({
+    args: z.strictObject({ tenant }),
+    run: (ctx, a) => policyList(ctx.db, a),
+  }),
+  'audit replay': command({
+    args: z.strictObject({ entry_id: z.string(), tenant: tenant.optional() }),
+    run: (ctx, a) => auditReplay(ctx.db, a),
   }),
 } as const;
 

@@ -1,0 +1,39 @@
+/**
+ * Recording a decision or state change: one plain INSERT in the caller's own
+ * transaction, so the entry commits or vanishes with the change it describes. No
+ * lock and no read of the chain: the mint path must not queue behind the ledger.
+ * The chainer (chain.ts) links committed entries into their tenant's hash chain
+ * shortly afterwards.
+ */
+import type { DbOrTx } from '../db/database.ts';
+import { auditEntries } from '../db/schema.ts';
+import { contentHash, normaliseEntry, type AuditEntryInput } from './content.ts';
+
+export interface AppendedEntry {
+  id: number;
+  contentHash: string;
+}
+
+/** Appends one entry; throws AuditError (ERR_AUDIT_INVALID) before writing anything if it is malformed. */
+export async function appendAudit(tx: DbOrTx, entry: AuditEntryInput): Promise<AppendedEntry> {
+  const [appended] = await appendAuditMany(tx, [entry]);
+  if (!appended) throw new Error('INSERT … RETURNING gave no row');
+  return appended;
+}
+
+/** Appends several entries in one statement; results come back in the given order. */
+export async function appendAuditMany(
+  tx: DbOrTx,
+  entries: readonly AuditEntryInput[],
+): Promise<AppendedEntry[]> {
+  if (entries.length === 0) return [];
+  const rows = entries.map((entry) => {
+    const content = normaliseEntry(entry);
+    return { ...content, contentHash: contentHash(content) };
+  });
+  // RETURNING of a multi-row INSERT … VALUES lists the rows in VALUES order.
+  return tx
+    .insert(auditEntries)
+    .values(rows)
+    .returning({ id: auditEntries.id, contentHash: auditEntries.contentHash });
+}
