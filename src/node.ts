@@ -11,6 +11,7 @@ import { pruneDpopProofJtis } from './oauth/dpop.ts';
 import { startOperatorServer, type OperatorServer } from './operator/server.ts';
 import { pruneChallenges } from './passkeys/challenge-store.ts';
 import { pruneRevocationEvents } from './revocation/feed.ts';
+import { startAuditChainer } from './audit/chainer.ts';
 import { pruneSessions } from './passkeys/session.ts';
 
 const HOUR = 3_600_000;
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   await deps.keys.rotateIfDue();
   const app = createApp(deps);
   const { hono, clientAuth } = app;
+  // Links new audit entries into their tenant's hash chain and signs checkpoints.
+  const chainer = startAuditChainer(deps);
   // The CLI cannot open embedded PGlite while we hold it, so it reaches us here instead;
   // on PostgreSQL it connects to the database itself and needs no endpoint.
   let operator: OperatorServer | undefined;
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
     if ('closeAllConnections' in server) server.closeAllConnections();
     await closed;
     await operator?.close();
+    await chainer.stop();
     await app.close();
     await deps.close();
     releaseLock();

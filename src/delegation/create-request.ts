@@ -3,6 +3,7 @@
  * agent receives `auth_req_id`, 32 random bytes; only its SHA-256 is kept, so a
  * copy of the table cannot be used to poll for someone's tokens.
  */
+import { appendAudit } from '../audit/append.ts';
 import type { DbOrTx } from '../db/database.ts';
 import { cibaRequests, type ResourceScopes } from '../db/schema.ts';
 import { randomToken, sha256base64url } from '../random.ts';
@@ -52,6 +53,20 @@ export async function createCibaRequest(
     })
     .returning({ id: cibaRequests.id });
   if (!row) throw new Error('ciba request insert returned nothing');
+  await appendAudit(db, {
+    tenantId: r.tenantId,
+    at: r.now,
+    action: 'grant.requested',
+    actor: `agent:${r.clientId}`,
+    subject: `request:${row.id}`,
+    inputs: {
+      agent: r.clientId,
+      person: r.userId,
+      requested: r.requested.map((x) => ({ resource: x.resource, scopes: [...x.scopes] })),
+      binding_message: r.bindingMessage ?? null,
+      ...(task ? { task: { ...task } } : {}),
+    },
+  });
   return {
     requestId: row.id,
     auth_req_id: authReqId,

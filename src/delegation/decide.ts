@@ -4,6 +4,7 @@
  * compare-and-swap, so of two concurrent decisions exactly one lands, and a grant
  * never exists without its approved request (or the reverse).
  */
+import { appendAudit } from '../audit/append.ts';
 import { and, eq, gt } from 'drizzle-orm';
 import type { DbOrTx } from '../db/database.ts';
 import { cibaRequests, grants, type ApprovalEvidence, type ResourceScopes } from '../db/schema.ts';
@@ -112,6 +113,22 @@ export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId
       .update(cibaRequests)
       .set({ status: 'approved', decidedAt: a.now, grantId: grant.id })
       .where(and(eq(cibaRequests.id, request.id), eq(cibaRequests.status, 'pending')));
+    await appendAudit(tx, {
+      tenantId: a.tenantId,
+      at: a.now,
+      action: 'grant.approved',
+      actor: `user:${a.userId}`,
+      subject: `grant:${grant.id}`,
+      inputs: {
+        request: request.id,
+        agent: request.clientId,
+        person: a.userId,
+        resources: resources.map((r) => ({ resource: r.resource, scopes: [...r.scopes] })),
+        max_token_ttl: a.maxTokenTtl,
+        expires: a.grantExpiresAt.toISOString(),
+        credential: a.evidence.credential_id,
+      },
+    });
     return { grantId: grant.id };
   });
 }
@@ -134,6 +151,14 @@ export async function denyRequest(
         gt(cibaRequests.expiresAt, d.now),
       ),
     )
-    .returning({ id: cibaRequests.id });
+    .returning({ id: cibaRequests.id, clientId: cibaRequests.clientId });
   if (!row) throw notPending();
+  await appendAudit(db, {
+    tenantId: d.tenantId,
+    at: d.now,
+    action: 'grant.denied',
+    actor: `user:${d.userId}`,
+    subject: `request:${row.id}`,
+    inputs: { agent: row.clientId, person: d.userId },
+  });
 }

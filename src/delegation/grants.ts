@@ -160,6 +160,8 @@ export async function revokeGrant(
   grantId: string,
   reason: string,
   now: Date,
+  /** Who revokes it for the ledger; the person by default. */
+  actor = `user:${who.userId}`,
 ): Promise<boolean> {
   if (!isUuid(grantId)) return false;
   return db.transaction((tx) =>
@@ -169,6 +171,7 @@ export async function revokeGrant(
       eq(grants.userId, who.userId),
       reason,
       now,
+      actor,
     ),
   );
 }

@@ -4,12 +4,13 @@
  * until every token they signed has expired. Private halves are sealed under the
  * KEK and erased on retirement.
  */
+import { appendAuditMany } from '../audit/append.ts';
 import { and, eq, gt, inArray, or, sql } from 'drizzle-orm';
 import { importJWK, type JSONWebKeySet } from 'jose';
 import type { SigningAlg } from '../config.ts';
 import type { Clock } from '../clock.ts';
 import type { Database, Tx } from '../db/database.ts';
-import { signingKeys } from '../db/schema.ts';
+import { signingKeys, tenants } from '../db/schema.ts';
 import { generateSigningKey } from './generate.ts';
 import { openPrivateJwk, sealPrivateJwk } from './seal.ts';
 
@@ -102,6 +103,19 @@ export class KeyStore {
         promoted = await this.insert(tx, 'current', now);
       }
       await this.insert(tx, 'next', now);
+      // Keys serve every tenant, and each tenant's ledger is a chain of its own.
+      const everyone = await tx.select({ id: tenants.id }).from(tenants);
+      await appendAuditMany(
+        tx,
+        everyone.map((t) => ({
+          tenantId: t.id,
+          at: now,
+          action: 'key.rotated',
+          actor: 'broker',
+          subject: `key:${promoted}`,
+          inputs: { retired: current?.kid ?? null, alg: this.options.alg },
+        })),
+      );
       return promoted;
     });
     this.cached = undefined;

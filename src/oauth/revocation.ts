@@ -87,6 +87,7 @@ async function revokeAccessToken(
       tx,
       { tenantId: p.caller.tenantId, grantId: row.grantId, jti: verified.claims.jti },
       p.now,
+      `agent:${p.caller.clientId}`,
     ),
   );
   return revoked.includes(verified.claims.jti) ? 'token' : 'nothing';
@@ -107,6 +108,13 @@ async function revokeHandle(db: Database, p: RevocationInput): Promise<Revocatio
     );
   if (!grant) return 'nothing';
   // The person's own revocation path: the grant and all its tokens, in one transaction.
-  const done = await revokeGrant(db, grant, grant.id, GRANT_REVOKED_BY_AGENT, p.now);
+  const done = await revokeGrant(
+    db,
+    grant,
+    grant.id,
+    GRANT_REVOKED_BY_AGENT,
+    p.now,
+    `agent:${p.caller.clientId}`,
+  );
   return done ? 'grant' : 'nothing';
 }

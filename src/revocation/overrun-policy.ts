@@ -47,7 +47,7 @@ export interface GrantVerdict {
 export async function judgeGrant(
   tx: Tx,
   grant: { id: string; tenantId: string },
-  p: { outsideGrant: boolean; threshold: number; now: Date },
+  p: { outsideGrant: boolean; threshold: number; now: Date; actor: string },
 ): Promise<GrantVerdict> {
   const [row] = await tx
     .select({ n: count() })
@@ -58,7 +58,7 @@ export async function judgeGrant(
   const overruns = row?.n ?? 0;
   const due = p.outsideGrant || overruns >= p.threshold;
   const grantRevoked = due
-    ? await revokeGrantTree(tx, grant, undefined, GRANT_REVOKED_FOR_OVERRUN, p.now)
+    ? await revokeGrantTree(tx, grant, undefined, GRANT_REVOKED_FOR_OVERRUN, p.now, p.actor)
     : false;
   return { overruns, threshold: p.threshold, grantRevoked };
 }

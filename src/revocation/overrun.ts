@@ -17,6 +17,7 @@ import { OAuthError } from '../oauth/errors.ts';
 import { ACCESS_TOKEN_TYP } from '../tokens/access-token.ts';
 import { judgeGrant, lockGrant, overrunThreshold } from './overrun-policy.ts';
 import { revokeTokenTree } from './revoke.ts';
+import { appendAudit } from '../audit/append.ts';
 
 export interface OverrunReport {
   caller: AuthenticatedClient;
@@ -93,7 +94,8 @@ export async function reportOverrun(
         reported_by: p.caller.clientId,
       },
     });
-    await revokeTokenTree(tx, token, p.now);
+    const by = `api:${p.caller.clientId}`;
+    await revokeTokenTree(tx, token, p.now, by);
     const granted = grant.resources.find((r) => r.resource === api.audience)?.scopes ?? [];
     const outsideGrant = p.attemptedScopes.some((s) => !granted.includes(s));
     const threshold = await overrunThreshold(
@@ -101,9 +103,31 @@ export async function reportOverrun(
       { tenantId: token.tenantId, apiClientId: p.caller.clientId },
       p.defaultThreshold,
     );
-    const verdict = await judgeGrant(tx, grant, { outsideGrant, threshold, now: p.now });
+    const verdict = await judgeGrant(tx, grant, { outsideGrant, threshold, now: p.now, actor: by });
     // The grant is dead either way when it was revoked before; say what the state is.
     const grantDead = verdict.grantRevoked || grant.status !== 'active';
+    await appendAudit(tx, {
+      tenantId: token.tenantId,
+      at: p.now,
+      action: 'overrun.reported',
+      actor: by,
+      subject: `token:${token.jti}`,
+      inputs: {
+        agent: grant.clientId,
+        person: grant.userId,
+        grant: grant.id,
+        audience: api.audience,
+        token_scope: token.scope,
+        attempted_scope: p.attemptedScopes.join(' ') || null,
+        attempted_action: p.attemptedAction ?? null,
+        method: p.method ?? null,
+        path: p.path ?? null,
+        outside_grant: outsideGrant,
+        overruns: verdict.overruns,
+        threshold: verdict.threshold,
+        grant_revoked: verdict.grantRevoked,
+      },
+    });
     return {
       revoked: grantDead ? ['token', 'grant'] : ['token'],
       jti: token.jti,

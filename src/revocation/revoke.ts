@@ -11,6 +11,7 @@
  */
 import { and, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../db/database.ts';
+import { appendAudit, appendAuditMany } from '../audit/append.ts';
 import { grants, issuedTokens, revocationEvents } from '../db/schema.ts';
 
 /** The NOTIFY channel every broker process LISTENs on. */
@@ -43,6 +44,8 @@ export async function revokeTokenTree(
   tx: Tx,
   token: { tenantId: string; grantId: string; jti: string },
   now: Date,
+  /** Who revoked it, as the ledger names actors (`agent:…`, `api:…`, `user:…`). */
+  actor: string,
 ): Promise<string[]> {
   const revoked = await tx
     .update(issuedTokens)
@@ -74,6 +77,22 @@ export async function revokeTokenTree(
       expiresAt: r.expiresAt,
     })),
   );
+  await appendAuditMany(
+    tx,
+    revoked.map((r) => ({
+      tenantId: token.tenantId,
+      at: now,
+      action: 'token.revoked',
+      actor,
+      subject: `token:${r.jti}`,
+      inputs: {
+        grant: token.grantId,
+        audience: r.audience,
+        // A descendant dies with the token it was exchanged from.
+        ...(r.jti === token.jti ? {} : { because_of: token.jti }),
+      },
+    })),
+  );
   return revoked.map((r) => r.jti);
 }
 
@@ -87,6 +106,7 @@ export async function revokeGrantTree(
   where: SQL | undefined,
   reason: string,
   now: Date,
+  actor: string,
 ): Promise<boolean> {
   const [row] = await tx
     .update(grants)
@@ -99,7 +119,12 @@ export async function revokeGrantTree(
         where,
       ),
     )
-    .returning({ id: grants.id, resources: grants.resources });
+    .returning({
+      id: grants.id,
+      resources: grants.resources,
+      userId: grants.userId,
+      clientId: grants.clientId,
+    });
   if (!row) return false;
   const tokens = await tx
     .update(issuedTokens)
@@ -120,5 +145,13 @@ export async function revokeGrantTree(
       expiresAt: new Date(lastExpiry),
     })),
   );
+  await appendAudit(tx, {
+    tenantId: grant.tenantId,
+    at: now,
+    action: 'grant.revoked',
+    actor,
+    subject: `grant:${row.id}`,
+    inputs: { reason, person: row.userId, agent: row.clientId, tokens_revoked: tokens.length },
+  });
   return true;
 }

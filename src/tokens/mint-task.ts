@@ -19,6 +19,7 @@ import { ACCESS_TOKEN_TYPE, mintAccessToken, type TaskClaim } from './access-tok
 import { AlgebraError, boundedLifetime, chooseResource, narrowScopes } from './algebra.ts';
 import { tokenLifetime, TokenLifetimeError } from './lifetime.ts';
 import { recordIssuedToken } from './record.ts';
+import { appendAudit } from '../audit/append.ts';
 import { judgeGrant, lockGrant, overrunThreshold } from '../revocation/overrun-policy.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
@@ -173,7 +174,7 @@ async function refusal(
   const verdict = await db.transaction(async (tx) => {
     if (!(await lockGrant(tx, grant.id, grant.tenantId))) return undefined;
     const threshold = await overrunThreshold(tx, { tenantId: grant.tenantId }, p.overrunThreshold);
-    return judgeGrant(tx, grant, { outsideGrant: false, threshold, now: p.now });
+    return judgeGrant(tx, grant, { outsideGrant: false, threshold, now: p.now, actor: 'broker' });
   });
   const note = verdict?.grantRevoked
     ? `; this was overrun ${verdict.overruns} of ${verdict.threshold}, and the grant is now revoked`
@@ -207,19 +208,28 @@ function lifetimeFor(
 /** What the agent tried, for the revocation capability to act on (source token_endpoint). */
 async function recordOverrun(
   tx: Tx,
-  grant: { id: string; tenantId: string; clientId: string },
-  p: Pick<TaskMintInput, 'scopes' | 'resources'>,
+  grant: { id: string; tenantId: string; clientId: string; userId: string },
+  p: Pick<TaskMintInput, 'scopes' | 'resources' | 'now'>,
 ): Promise<void> {
+  const attempted = {
+    // null: not named, so the grant's defaults applied.
+    scope: p.scopes === undefined ? null : p.scopes.join(' '),
+    resource:
+      p.resources.length === 0 ? null : p.resources.length === 1 ? p.resources[0] : p.resources,
+  };
   await tx.insert(overrunAttempts).values({
     tenantId: grant.tenantId,
     grantId: grant.id,
     clientId: grant.clientId,
     source: 'token_endpoint',
-    attempted: {
-      // null: not named, so the grant's defaults applied.
-      scope: p.scopes === undefined ? null : p.scopes.join(' '),
-      resource:
-        p.resources.length === 0 ? null : p.resources.length === 1 ? p.resources[0] : p.resources,
-    },
+    attempted,
+  });
+  await appendAudit(tx, {
+    tenantId: grant.tenantId,
+    at: p.now,
+    action: 'overrun.refused',
+    actor: `agent:${grant.clientId}`,
+    subject: `grant:${grant.id}`,
+    inputs: { agent: grant.clientId, person: grant.userId, grant: grant.id, ...attempted },
   });
 }

@@ -6,6 +6,7 @@
  */
 import type { DbOrTx } from '../db/database.ts';
 import { issuedTokens } from '../db/schema.ts';
+import { appendAudit } from '../audit/append.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import type { AccessTokenClaims } from './access-token.ts';
 
@@ -43,5 +44,24 @@ export async function recordIssuedToken(
     expiresAt: new Date(claims.exp * 1000),
     statusListId: minted.status.listId,
     statusIdx: minted.status.idx,
+  });
+  // The ledger entry commits with the record, or neither does.
+  await appendAudit(db, {
+    tenantId: claims.tid,
+    at: new Date(claims.iat * 1000),
+    action: lineage.parentJti === null ? 'token.minted' : 'token.exchanged',
+    actor: `agent:${claims.client_id}`,
+    subject: `token:${claims.jti}`,
+    inputs: {
+      person: claims.sub,
+      grant: claims.grant_id,
+      audience: claims.aud,
+      scope: claims.scope,
+      kind: lineage.kind,
+      expires: claims.exp,
+      ...(claims.task ? { task: { ...claims.task } } : {}),
+      ...(claims.cnf ? { dpop_jkt: claims.cnf.jkt } : {}),
+      ...(lineage.parentJti === null ? {} : { parent: lineage.parentJti, depth: lineage.depth }),
+    },
   });
 }
