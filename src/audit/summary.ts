@@ -11,7 +11,10 @@ export interface ActivityEntry {
   at: Date;
   /** `token.minted`, `token.exchanged`, `overrun.reported`, `overrun.refused`, … */
   action: string;
-  /** `agent:<client id>` for what agents do; other actors are not summarised. */
+  /**
+   * `agent:<client id>` for what agents do. Entries by others about an agent (an API's
+   * overrun report) name it in `inputs.agent` and count for it; the rest is not summarised.
+   */
   actor: string;
   decision: string | null;
   inputs: Record<string, unknown>;
@@ -53,13 +56,14 @@ const HOUR = 3_600_000;
 export function summarize(entries: ActivityEntry[], w: SummaryWindow): AgentSummary[] {
   const byAgent = new Map<string, ActivityEntry[]>();
   for (const e of entries) {
-    if (!e.actor.startsWith('agent:') || e.at < w.baselineFrom || e.at >= w.to) continue;
-    const list = byAgent.get(e.actor);
+    const agent = agentOf(e);
+    if (agent === undefined || e.at < w.baselineFrom || e.at >= w.to) continue;
+    const list = byAgent.get(agent);
     if (list) list.push(e);
-    else byAgent.set(e.actor, [e]);
+    else byAgent.set(agent, [e]);
   }
   return [...byAgent.entries()]
-    .map(([actor, list]) => summarizeAgent(actor.slice('agent:'.length), list, w))
+    .map(([agent, list]) => summarizeAgent(agent, list, w))
     .filter((s) => s.minted + s.denials + s.escalations + s.overruns > 0)
     .sort((a, b) => b.flags.length - a.flags.length || a.agent.localeCompare(b.agent));
 }
@@ -122,6 +126,11 @@ function summarizeAgent(agent: string, entries: ActivityEntry[], w: SummaryWindo
     series,
     flags,
   };
+}
+
+function agentOf(e: ActivityEntry): string | undefined {
+  if (e.actor.startsWith('agent:')) return e.actor.slice('agent:'.length);
+  return typeof e.inputs.agent === 'string' ? e.inputs.agent : undefined;
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;

@@ -4,7 +4,14 @@
  * `use('*')`, because this app is mounted at `/` and a wildcard would run it for
  * every endpoint of the broker.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import {
+  agentSummaries,
+  SUMMARY_WINDOWS,
+  windowEnding,
+  type SummaryWindowName,
+} from '../audit/summary-query.ts';
+import { ActivityPage } from './pages/activity.tsx';
 import type { Deps } from '../deps.ts';
 import { loadSession, type SessionEnv } from '../passkeys/session.ts';
 import { assetRoutes } from './assets.ts';
@@ -49,6 +56,35 @@ export function pageRoutes(deps: Deps): Hono<SessionEnv> {
         <RecentActivity events={recent} />
       </Dashboard>,
     );
+  });
+
+  // What the person's agents did, as a page and as JSON (the same summaries).
+  const activity = async (c: Context<SessionEnv>) => {
+    const who = c.get('session');
+    if (!who) throw new OAuthError('login_required', 'sign in first', 401);
+    const raw = c.req.query('window') ?? '24h';
+    if (!(raw in SUMMARY_WINDOWS)) {
+      throw new OAuthError(
+        'invalid_request',
+        `window must be one of ${Object.keys(SUMMARY_WINDOWS).join(', ')}`,
+      );
+    }
+    const window = raw as SummaryWindowName;
+    const agents = await agentSummaries(
+      db,
+      { tenantId: who.tenantId, personId: who.userId },
+      windowEnding(clock.now(), window),
+    );
+    return { who, window, agents };
+  };
+  pages.get('/activity', secure, session, async (c) => {
+    if (!c.get('session')) return c.redirect('/', 303);
+    const { who, window, agents } = await activity(c);
+    return renderPage(c, <ActivityPage session={who} window={window} agents={agents} />);
+  });
+  pages.get('/activity.json', session, async (c) => {
+    const { window, agents } = await activity(c);
+    return c.json({ window, agents }, 200, { 'cache-control': 'no-store' });
   });
 
   // What the dashboard's script polls: a digest of the pending requests and live grants.

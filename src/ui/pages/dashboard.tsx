@@ -24,7 +24,7 @@ export const Dashboard: FC<DashboardProps> = ({ session, state, children }) => (
     <div class="page-head" data-dashboard-state={state}>
       <h1>Dashboard</h1>
       <p class="muted">
-        Signed in as <strong>{session.email}</strong>
+        Signed in as <strong>{session.email}</strong> · <a href="/activity">What your agents did</a>
       </p>
     </div>
     {children ?? <NothingYet />}
