@@ -6,12 +6,11 @@
 import { base64url, importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import { CLIENT_ASSERTION_ALGS } from '../oauth/client-auth.ts';
 import { RegistryError } from './errors.ts';
+import { PRIVATE_JWK_MEMBERS } from '../keys/private-members.ts';
 
 const MAX_KEYS = 20;
 const MAX_JSON_BYTES = 64 * 1024;
 const MIN_RSA_BITS = 2048;
-/** Members that only a private or symmetric key has (RFC 7517 §6, RFC 7518 §6.3–6.4). */
-export const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 const ACCEPTED_ALGS: readonly string[] = CLIENT_ASSERTION_ALGS;
 const EC_ALGS: Record<string, string> = { 'P-256': 'ES256', 'P-384': 'ES384' };
 
@@ -50,7 +49,7 @@ async function checkKey(jwk: JWK, where: string): Promise<void> {
   if (jwk.kty !== 'OKP' && jwk.kty !== 'EC' && jwk.kty !== 'RSA') {
     throw invalid(`${where} has kty ${JSON.stringify(jwk.kty)}; expected OKP, EC or RSA`);
   }
-  const secret = PRIVATE_MEMBERS.filter((m) => m in jwk);
+  const secret = PRIVATE_JWK_MEMBERS.filter((m) => m in jwk);
   if (secret.length > 0) {
     throw invalid(
       `${where} contains private key material (${secret.join(', ')}); register the public key only`,

@@ -7,6 +7,7 @@
  * `alg`: openid-client signs Ed25519 assertions as `Ed25519` (RFC 9864) while others
  * write `EdDSA`, and a JWK pinned to one name would not match the other.
  */
+import { PRIVATE_JWK_MEMBERS } from '../../keys/private-members.ts';
 import {
   calculateJwkThumbprint,
   exportJWK,
@@ -29,8 +30,6 @@ export interface AgentKey {
   /** The public half as registered with the broker: `{ kty, crv, x, (y), kid, use }`. */
   publicJwk: JWK;
 }
-
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
 /**
  * A fresh key pair for an agent.
@@ -79,7 +78,7 @@ export async function importAgentKey(jwk: JWK): Promise<AgentKey> {
     throw new MandateAgentError('ERR_AGENT_KEY', 'the JWK has no private part (d)');
   }
   const publicJwk: JWK = { ...jwk };
-  for (const member of PRIVATE_MEMBERS) delete publicJwk[member];
+  for (const member of PRIVATE_JWK_MEMBERS) delete publicJwk[member];
   for (const member of ['key_ops', 'ext', 'kid', 'use', 'alg'] as const) delete publicJwk[member];
   let privateKey: CryptoKey;
   let publicKey: CryptoKey;

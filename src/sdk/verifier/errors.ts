@@ -4,6 +4,7 @@
  * WWW-Authenticate challenge to send. (The broker's failures are BrokerErrors,
  * see broker-error.ts.)
  */
+import { DPOP_ALGS } from '../../oauth/dpop-proof-check.ts';
 
 /** Stable codes a caller can narrow on (`err.code === 'ERR_TOKEN_EXPIRED'`). */
 export type VerifierErrorCode =
@@ -90,14 +91,7 @@ function statusOf(error: VerifierErrorKind): 400 | 401 | 403 {
  * The algorithms this verifier accepts in DPoP proofs, announced in every DPoP
  * challenge (RFC 9449 §7.1) so a client knows what to sign with.
  */
-export const DPOP_ALGS: readonly string[] = [
-  'EdDSA',
-  'Ed25519',
-  'ES256',
-  'ES384',
-  'PS256',
-  'RS256',
-];
+export { DPOP_ALGS };
 
 /** One auth-param challenge; quotes and backslashes escaped (RFC 9110 §11.2 quoted-string). */
 export function challenge(scheme: AuthScheme, params: Record<string, string>): string {
