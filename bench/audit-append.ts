@@ -13,6 +13,7 @@
  * a server where a throwaway database is created and dropped; BENCH_PG=0 skips it.
  * BENCH_ROUND_MS (default 3000) and BENCH_BACKLOG (default 20000) size the run.
  */
+import { opsPerSecond } from './measure.ts';
 import { cpus } from 'node:os';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
@@ -47,23 +48,8 @@ interface Figures {
   verify: number;
 }
 
-async function perSecond(op: () => Promise<unknown>): Promise<number> {
-  let done = 0;
-  const end = performance.now() + ROUND_MS;
-  const worker = async () => {
-    while (performance.now() < end) {
-      await op();
-      done++;
-      // Requests reach a broker through I/O. Without this, PGlite (which answers within
-      // microtasks) would run the workers back to back and starve every timer, the
-      // chainer's included.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  return (done * 1000) / (performance.now() - started);
-}
+const perSecond = (op: () => Promise<unknown>) =>
+  opsPerSecond(op, { ms: ROUND_MS, inFlight: IN_FLIGHT, yieldEach: true });
 
 /** A mint-sized entry: a decision with its policy, risk score and a handful of inputs. */
 function entry(tenantId: string, n: number): AuditEntryInput {

@@ -9,6 +9,7 @@
  * machine's speed falls on all of them alike; each figure is the median round.
  * `BENCH_ROUNDS` (default 7) and `BENCH_ROUND_MS` (default 1000) override.
  */
+import { median } from './measure.ts';
 import { cpus } from 'node:os';
 import { openPglite } from '../src/db/pglite.ts';
 import { loadNodeCedar } from '../src/policy/cedar.ts';
@@ -18,8 +19,6 @@ import { createTenant, tenantIdOf } from '../src/registry/tenants.ts';
 
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 function request(scopes: number): DecisionRequest {
   const catalogue = [

@@ -8,6 +8,7 @@
  * status list with events off). Rounds alternate between contenders so that drift
  * in the machine's speed falls on all of them alike; each figure is the median round.
  */
+import { median, opsPerSecond } from './measure.ts';
 import { cpus } from 'node:os';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { openPglite } from '../src/db/pglite.ts';
@@ -26,22 +27,6 @@ const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 /** Operations in flight at once, as a busy API would have. */
 const IN_FLIGHT = 32;
-
-async function opsPerSecond(op: () => Promise<unknown>): Promise<number> {
-  let done = 0;
-  const end = performance.now() + ROUND_MS;
-  const worker = async () => {
-    while (performance.now() < end) {
-      await op();
-      done++;
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  return (done * 1000) / (performance.now() - started);
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 async function main(): Promise<void> {
   const w = await createTaskWorld({}, await openPglite());
@@ -93,7 +78,8 @@ async function main(): Promise<void> {
   ];
   const results = new Map<string, number[]>(contenders.map(([name]) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, op] of contenders) results.get(name)?.push(await opsPerSecond(op));
+    for (const [name, op] of contenders)
+      results.get(name)?.push(await opsPerSecond(op, { ms: ROUND_MS, inFlight: IN_FLIGHT }));
   }
   const raw = median(results.get(contenders[0]![0]) ?? []);
 

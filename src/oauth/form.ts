@@ -16,7 +16,11 @@ export async function readForm(c: Context, repeatable: readonly string[] = []): 
   if (!/^application\/x-www-form-urlencoded(\s*;|$)/i.test(type)) {
     throw new OAuthError('invalid_request', 'body must be application/x-www-form-urlencoded');
   }
-  const params = new URLSearchParams(await c.req.text());
+  return formOf(new URLSearchParams(await c.req.text()), repeatable);
+}
+
+/** Parameters (a body or a query string) read with the same single-value rules. */
+export function formOf(params: URLSearchParams, repeatable: readonly string[] = []): OAuthForm {
   const seen = new Set<string>();
   for (const key of params.keys()) {
     if (seen.has(key) && !repeatable.includes(key)) {

@@ -17,7 +17,7 @@ import { apis } from '../db/schema.ts';
 import type { Deps } from '../deps.ts';
 import { clientAuthInput } from '../oauth/client-auth-input.ts';
 import { OAuthError } from '../oauth/errors.ts';
-import { readForm, type OAuthForm } from '../oauth/form.ts';
+import { formOf, readForm, type OAuthForm } from '../oauth/form.ts';
 import type { Services } from '../services.ts';
 import type { RevocationEvent } from './feed.ts';
 
@@ -113,7 +113,7 @@ export function revocationEventsEndpoint(
       },
     );
   };
-  app.get('/', (c) => open(c, queryForm(c)));
+  app.get('/', (c) => open(c, formOf(new URL(c.req.url).searchParams)));
   app.post('/', async (c) => open(c, await readForm(c)));
   return app;
 }
@@ -129,22 +129,4 @@ async function heartbeatOrAbort(stream: SSEStreamingApi, aborted: Promise<void>)
   if (gone) return true;
   await stream.write(': keep-alive\n\n');
   return false;
-}
-
-/** The query string read like a form: the same single-value rules for the same parameters. */
-function queryForm(c: Context): OAuthForm {
-  const params = new URL(c.req.url).searchParams;
-  const seen = new Set<string>();
-  for (const key of params.keys()) {
-    if (seen.has(key))
-      throw new OAuthError('invalid_request', `parameter ${key} must not be repeated`);
-    seen.add(key);
-  }
-  return {
-    get: (name) => {
-      const value = params.get(name);
-      return value === null || value === '' ? undefined : value;
-    },
-    getAll: (name) => params.getAll(name).filter((v) => v !== ''),
-  };
 }
