@@ -14,31 +14,17 @@
  * its grant locked against a concurrent revocation: the child is either recorded with
  * its lineage (parent_jti, ancestors, depth) before it is returned, or nothing is.
  */
-import { ClientJwtError, verifyClientJwt, type ClientJwtProblem } from '../oauth/client-jwt.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import { and, eq, inArray, isNotNull } from 'drizzle-orm';
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  customFetch,
-  type JSONWebKeySet,
-  type JWTVerifyGetKey,
-} from 'jose';
+import type { JSONWebKeySet } from 'jose';
 import type { Database } from '../db/database.ts';
-import { clientAssertionJtis, clients, grants, issuedTokens } from '../db/schema.ts';
+import { clientAssertionJtis, grants, issuedTokens } from '../db/schema.ts';
 import type { SigningKey } from '../keys/key-store.ts';
 import type { AuthenticatedClient } from '../oauth/client-auth.ts';
 import { OAuthError } from '../oauth/errors.ts';
-import {
-  ACCESS_TOKEN_TYPE,
-  mintAccessToken,
-  type AccessTokenClaims,
-  type AccessTokenInput,
-  type Actor,
-  type TaskClaim,
-} from './access-token.ts';
+import { ACCESS_TOKEN_TYPE, mintAccessToken, type AccessTokenInput } from './access-token.ts';
+import { refuse, verifyActorToken, verifySubjectToken } from './exchange-tokens.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
-import { verifyOwnAccessToken } from './own-token.ts';
 import { recordIssuedToken } from './record.ts';
 
 export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -47,9 +33,6 @@ export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 /** What `requested_token_type` may ask for; the first is the default. */
 export const EXCHANGE_TOKEN_TYPES = [ACCESS_TOKEN_TYPE, VC_TOKEN_TYPE] as const;
 type IssuedTokenType = (typeof EXCHANGE_TOKEN_TYPES)[number];
-
-/** Longest token or assertion we bother parsing: a cheap guard before any crypto. */
-const MAX_TOKEN_LENGTH = 8192;
 
 export interface ExchangeRequest {
   subjectToken: string | undefined;
@@ -98,9 +81,6 @@ export interface ExchangeResponse {
   expires_in: number;
   scope: string;
 }
-
-const refuse = (description: string, cause?: unknown) =>
-  new OAuthError('invalid_request', description, 400, { cause });
 
 /** One answer for unknown, revoked, expired, foreign and revoked-grant parents: nothing to learn. */
 const inactiveSubject = () => refuse('subject_token is not an active access token');
@@ -259,87 +239,4 @@ function checkTypes(req: ExchangeRequest): IssuedTokenType {
     throw new OAuthError('invalid_scope', 'scope, when given, must name at least one scope');
   }
   return known;
-}
-
-interface VerifiedParent {
-  jti: string;
-  act: Actor;
-  task: TaskClaim | undefined;
-}
-
-/** Our own at+jwt: the same check introspection and revocation make (own-token.ts). */
-async function verifySubjectToken(ctx: ExchangeContext, token: string): Promise<VerifiedParent> {
-  if (token.length > MAX_TOKEN_LENGTH) throw refuse('subject_token is too long');
-  const verified = await verifyOwnAccessToken({ jwks: () => Promise.resolve(ctx.jwks) }, token, {
-    issuer: ctx.issuer,
-    now: ctx.now,
-  });
-  const invalid = 'subject_token is not a valid access token from this broker';
-  if (!verified.ok) throw refuse(invalid);
-  const { jti, act, task } = verified.claims as Partial<AccessTokenClaims>;
-  if (typeof jti !== 'string' || !isActor(act) || !(task === undefined || isTask(task))) {
-    throw refuse(invalid);
-  }
-  return { jti, act, task };
-}
-
-/**
- * The sub-agent's own assertion, held to a client assertion's rules (RFC 7523 §3):
- * iss = sub = the authenticated client, aud = the issuer, short-lived, with a jti.
- */
-async function verifyActorToken(
-  ctx: ExchangeContext,
-  token: string,
-): Promise<{ jti: string; exp: number }> {
-  if (token.length > MAX_TOKEN_LENGTH) throw refuse('actor_token is too long');
-  try {
-    return await verifyClientJwt(token, await actorKeys(ctx), {
-      clientId: ctx.client.clientId,
-      audiences: [ctx.issuer],
-      now: ctx.now,
-      clockSkew: ctx.clockSkew,
-      maxTtl: ctx.maxAssertionTtl,
-    });
-  } catch (err) {
-    if (!(err instanceof ClientJwtError)) throw err;
-    throw refuse(ACTOR_TOKEN_PROBLEMS[err.code](ctx), err);
-  }
-}
-
-const ACTOR_TOKEN_PROBLEMS: Record<ClientJwtProblem, (ctx: ExchangeContext) => string> = {
-  ERR_SIGNATURE: () => 'actor_token must be a JWT signed by the calling agent, for this issuer',
-  ERR_TOO_LONG_LIVED: (ctx) => `actor_token must expire within ${ctx.maxAssertionTtl} seconds`,
-  ERR_FUTURE: () => 'actor_token is issued in the future',
-  ERR_JTI: () => 'actor_token jti is unusable',
-};
-
-async function actorKeys(ctx: ExchangeContext): Promise<JWTVerifyGetKey> {
-  const [row] = await ctx.db
-    .select({ jwks: clients.jwks, jwksUri: clients.jwksUri })
-    .from(clients)
-    .where(eq(clients.id, ctx.client.clientId));
-  if (row?.jwks) return createLocalJWKSet(row.jwks);
-  if (row?.jwksUri) {
-    return createRemoteJWKSet(new URL(row.jwksUri), {
-      timeoutDuration: 5_000,
-      ...(ctx.fetch ? { [customFetch]: ctx.fetch } : {}),
-    });
-  }
-  throw refuse('the calling agent has no registered keys');
-}
-
-function isActor(value: unknown, depth = 0): value is Actor {
-  // Our own tokens nest at most maxDepth (≤ 10) deep; anything deeper is not ours.
-  if (depth > 16 || typeof value !== 'object' || value === null) return false;
-  const { sub, act } = value as { sub?: unknown; act?: unknown };
-  return typeof sub === 'string' && (act === undefined || isActor(act, depth + 1));
-}
-
-function isTask(value: unknown): value is TaskClaim {
-  if (typeof value !== 'object' || value === null) return false;
-  const { id, purpose } = value as { id?: unknown; purpose?: unknown };
-  return (
-    (id === undefined || typeof id === 'string') &&
-    (purpose === undefined || typeof purpose === 'string')
-  );
 }
