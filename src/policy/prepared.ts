@@ -11,16 +11,14 @@
 import type { CedarApi } from './cedar.ts';
 import { PolicyError } from './errors.ts';
 
-/** Slot names are unique per instance: engines sharing one Cedar instance must not overwrite each other's sets. */
-let instances = 0;
-
 export class PreparedSets {
   /** key → slot name, in least-recently-used order (Map keeps insertion order). */
   readonly #slots = new Map<string, string>();
   /** Slot names not holding a set (the parse into them failed). */
   readonly #free: string[] = [];
   #next = 0;
-  readonly #prefix = `mandate-policy-${instances++}`;
+  /** Unique per instance: engines sharing one Cedar instance must not overwrite each other's sets. */
+  readonly #prefix = `mandate-policy-${crypto.randomUUID()}`;
 
   constructor(
     private readonly cedar: CedarApi,

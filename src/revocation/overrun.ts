@@ -7,14 +7,12 @@
  * nothing and says so.
  */
 import { and, eq } from 'drizzle-orm';
-import { createLocalJWKSet, errors, jwtVerify } from 'jose';
-import { SIGNING_ALGS } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { apis, issuedTokens, overrunAttempts } from '../db/schema.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import type { AuthenticatedClient } from '../oauth/client-auth.ts';
 import { OAuthError } from '../oauth/errors.ts';
-import { ACCESS_TOKEN_TYP } from '../tokens/access-token.ts';
+import { verifyOwnAccessToken } from '../tokens/own-token.ts';
 import { judgeGrant, lockGrant, overrunThreshold } from './overrun-policy.ts';
 import { revokeTokenTree } from './revoke.ts';
 import { appendAudit } from '../audit/append.ts';
@@ -144,26 +142,16 @@ async function jtiOf(
   token: string,
   p: Pick<OverrunReport, 'issuer' | 'now' | 'maxTokenTtl'>,
 ): Promise<string> {
-  try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet(await keys.jwks()), {
-      algorithms: [...SIGNING_ALGS],
-      typ: ACCESS_TOKEN_TYP,
-      issuer: p.issuer,
-      requiredClaims: ['jti', 'exp'],
-      currentDate: p.now,
-      clockTolerance: p.maxTokenTtl,
-    });
-    if (typeof payload.jti !== 'string') throw new errors.JWTClaimValidationFailed('jti', payload);
-    return payload.jti;
-  } catch (err) {
-    if (err instanceof errors.JOSEError) {
-      throw new OAuthError(
-        'invalid_request',
-        'token is not an access token issued by this broker',
-        400,
-        { cause: err },
-      );
-    }
-    throw err;
+  const verified = await verifyOwnAccessToken(keys, token, {
+    issuer: p.issuer,
+    now: p.now,
+    acceptExpiredFor: p.maxTokenTtl,
+  });
+  if (!verified.ok) {
+    throw new OAuthError(
+      'invalid_request',
+      `token is not an access token issued by this broker (${verified.code})`,
+    );
   }
+  return verified.claims.jti;
 }

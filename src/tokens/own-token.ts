@@ -21,7 +21,15 @@ const REQUIRED = ['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'] as cons
 export async function verifyOwnAccessToken(
   keys: Pick<KeyStore, 'jwks'>,
   token: string,
-  options: { issuer: string; now: Date },
+  options: {
+    issuer: string;
+    now: Date;
+    /**
+     * Seconds past `exp` still accepted. 0 (the default): our own clock signed it, so
+     * no skew; an overrun report may name a token that has just expired.
+     */
+    acceptExpiredFor?: number;
+  },
 ): Promise<OwnTokenResult> {
   try {
     const { payload } = await jwtVerify(token, createLocalJWKSet(await keys.jwks()), {
@@ -30,8 +38,7 @@ export async function verifyOwnAccessToken(
       issuer: options.issuer,
       requiredClaims: [...REQUIRED],
       currentDate: options.now,
-      // Our own clock signed it: no leeway for skew between issuer and verifier.
-      clockTolerance: 0,
+      clockTolerance: options.acceptExpiredFor ?? 0,
     });
     if (typeof payload.jti !== 'string' || typeof payload.aud !== 'string') {
       return { ok: false, code: 'ERR_CLAIMS_SHAPE' };
