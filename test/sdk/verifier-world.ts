@@ -5,20 +5,8 @@
  * DPoP proofs, and forgeries signed with the broker's own key for the checks only
  * a broken or hostile broker could provoke.
  */
-import {
-  base64url,
-  calculateJwkThumbprint,
-  decodeJwt,
-  exportJWK,
-  generateKeyPair,
-  SignJWT,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
-import { epochSeconds } from '../../src/clock.ts';
-import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth.ts';
+import { decodeJwt, SignJWT } from 'jose';
 import { paths } from '../../src/oauth/metadata.ts';
-import { randomToken } from '../../src/random.ts';
 import {
   createVerifier,
   type Verifier,
@@ -26,8 +14,8 @@ import {
   type VerifierRequest,
 } from '../../src/sdk/verifier.ts';
 import { ISSUER, type TestApp } from '../helpers/app.ts';
-import { clientAssertion, type TestClient } from '../helpers/clients.ts';
-import { approve, CIBA, startRequest, TOKEN, type World } from '../delegation/world.ts';
+import { dpopProof as proofFor, type DpopKey } from '../oauth/dpop-world.ts';
+import type { TestClient } from '../helpers/clients.ts';
 
 export const API_URL = 'https://repos.acme.example/repos/42';
 
@@ -130,73 +118,11 @@ export async function refusedWith(v: Verifier, req: VerifierRequest, code: strin
   }
 }
 
-export interface DpopKey {
-  alg: string;
-  privateKey: CryptoKey;
-  jwk: JWK;
-  jkt: string;
-}
+export { ath, boundToken, dpopKey, type DpopKey } from '../oauth/dpop-world.ts';
 
-export async function dpopKey(alg = 'ES256'): Promise<DpopKey> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-  const jwk = await exportJWK(publicKey);
-  return { alg, privateKey, jwk, jkt: await calculateJwkThumbprint(jwk, 'sha256') };
-}
-
-export const ath = async (token: string) =>
-  base64url.encode(
-    new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))),
-  );
-
-/** A DPoP proof (RFC 9449 §4.2), correct unless `claims` / `header` say otherwise. */
-export async function dpopProof(
-  t: TestApp,
-  key: DpopKey,
-  p: {
-    htm?: string;
-    htu?: string;
-    token?: string;
-    claims?: Record<string, unknown>;
-    header?: Record<string, unknown>;
-    signWith?: CryptoKey;
-  } = {},
-): Promise<string> {
-  const claims: Record<string, unknown> = {
-    jti: randomToken(16),
-    htm: p.htm ?? 'GET',
-    htu: p.htu ?? API_URL,
-    iat: epochSeconds(t.clock),
-    ...(p.token === undefined ? {} : { ath: await ath(p.token) }),
-    ...p.claims,
-  };
-  for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
-  const header = { alg: key.alg, typ: 'dpop+jwt', jwk: key.jwk, ...p.header };
-  return new SignJWT(claims).setProtectedHeader(header).sign(p.signWith ?? key.privateKey);
-}
-
-/** Redeems a fresh grant with a DPoP proof: its first token is bound to `key` (cnf.jkt). */
-export async function boundToken(w: World, key: DpopKey): Promise<string> {
-  const r = await startRequest(w);
-  await approve(w, r.requestId);
-  const body = new URLSearchParams({
-    client_assertion_type: CLIENT_ASSERTION_TYPE,
-    client_assertion: await clientAssertion(w.acme.agent, ISSUER, { now: w.t.clock.now() }),
-    grant_type: CIBA,
-    auth_req_id: r.auth_req_id,
-  });
-  const proof = await dpopProof(w.t, key, { htm: 'POST', htu: `${ISSUER}${TOKEN}` });
-  const res = await w.t.request(TOKEN, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: proof },
-    body: body.toString(),
-  });
-  if (res.status !== 200) throw new Error(`DPoP redemption failed: ${await res.text()}`);
-  const { access_token } = (await res.json()) as { access_token: string };
-  if ((decodeJwt(access_token).cnf as { jkt?: string } | undefined)?.jkt !== key.jkt) {
-    throw new Error('the redeemed token is not bound to the proof key');
-  }
-  return access_token;
-}
+/** A DPoP proof for a GET of the API (API_URL) unless told otherwise. */
+export const dpopProof = (t: TestApp, key: DpopKey, p: Parameters<typeof proofFor>[2] = {}) =>
+  proofFor(t, key, { htm: 'GET', htu: API_URL, ...p });
 
 /** A request presenting a bound token with the DPoP scheme and a proof for it. */
 export async function dpopRequest(

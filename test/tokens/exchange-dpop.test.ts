@@ -3,20 +3,13 @@
  * token is never traded for a bearer token. The exchange needs the sub-agent's own
  * DPoP proof and the child is bound to that key.
  */
-import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth.ts';
-import { randomToken } from '../../src/random.ts';
 import { ISSUER } from '../helpers/app.ts';
 import { clientAssertion, type TestClient } from '../helpers/clients.ts';
-import {
-  approve,
-  CIBA,
-  createWorld,
-  startRequest,
-  TOKEN,
-  type World,
-} from '../delegation/world.ts';
+import { createWorld, TOKEN, type World } from '../delegation/world.ts';
+import { boundToken, dpopKey, dpopProof } from '../oauth/dpop-world.ts';
 import { expectOAuthError, snapshot } from '../oauth/task-world.ts';
 import {
   actorToken,
@@ -31,19 +24,6 @@ beforeEach(async () => {
   w = await createWorld();
 });
 afterEach(async () => w.t.close());
-
-async function dpopKey() {
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = await exportJWK(publicKey);
-  return {
-    jkt: await calculateJwkThumbprint(jwk, 'sha256'),
-    proof: () =>
-      new SignJWT({ jti: randomToken(16), htm: 'POST', htu: `${ISSUER}${TOKEN}` })
-        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
-        .setIssuedAt(Math.floor(w.t.clock.now().getTime() / 1000))
-        .sign(privateKey),
-  };
-}
 
 async function tokenRequest(
   client: TestClient,
@@ -66,19 +46,7 @@ async function tokenRequest(
 }
 
 /** The release bot redeems its grant with a DPoP proof: the first token is bound to its key. */
-async function boundParent(): Promise<string> {
-  const key = await dpopKey();
-  const r = await startRequest(w);
-  await approve(w, r.requestId);
-  const res = await tokenRequest(
-    w.acme.agent,
-    { grant_type: CIBA, auth_req_id: r.auth_req_id },
-    await key.proof(),
-  );
-  const body = (await res.json()) as { access_token: string; token_type: string };
-  expect(body.token_type).toBe('DPoP');
-  return body.access_token;
-}
+const boundParent = async () => boundToken(w, await dpopKey());
 
 const exchangeParams = async (parent: string, extra: Record<string, string> = {}) => ({
   grant_type: EXCHANGE,
@@ -104,10 +72,11 @@ describe('exchanging a DPoP-bound token', () => {
   it('binds the child to the sub-agent’s own proof key', async () => {
     const parent = await boundParent();
     const sub = await dpopKey();
+    const subProof = () => dpopProof(w.t, sub);
     const res = await tokenRequest(
       w.acme.otherAgent,
       await exchangeParams(parent),
-      await sub.proof(),
+      await subProof(),
     );
     expect(res.status).toBe(200);
     const body = (await res.json()) as { access_token: string; token_type: string };
@@ -118,11 +87,12 @@ describe('exchanging a DPoP-bound token', () => {
   it('refuses to turn it into the unbound credential form', async () => {
     const parent = await boundParent();
     const sub = await dpopKey();
+    const subProof = () => dpopProof(w.t, sub);
     await expectOAuthError(
       await tokenRequest(
         w.acme.otherAgent,
         await exchangeParams(parent, { requested_token_type: VC_TOKEN_TYPE }),
-        await sub.proof(),
+        await subProof(),
       ),
       'invalid_request',
     );
