@@ -85,9 +85,12 @@ class MandateVerifier implements Verifier {
     const dpop = { maxAge: this.o.dpopMaxAge, leeway: this.o.leeway, seen: this.proofs };
     const consumeProof = await checkBinding(claims, { scheme, token, proof }, req, dpop, now);
     // Synchronous while the stream is live: no promise, no network on the hot path.
-    const revoked =
-      this.revoked.has(claims.jti, claims.grant_id) ||
-      (!this.live && this.o.statusList && (await core.lists.isRevoked(claims.status, scheme)));
+    let revoked = this.revoked.has(claims.jti, claims.grant_id);
+    if (!revoked && !this.live && this.o.statusList) {
+      // A cached list answers without a promise; only a fetch is awaited.
+      const listed = core.lists.isRevoked(claims.status, scheme);
+      revoked = typeof listed === 'boolean' ? listed : await listed;
+    }
     if (revoked) {
       const description = 'the access token was revoked';
       throw new VerifierError('ERR_TOKEN_REVOKED', 'invalid_token', description, { scheme });

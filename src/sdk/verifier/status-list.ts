@@ -43,10 +43,18 @@ export class StatusLists {
     this.prefix = `${deps.issuer}/status/`;
   }
 
-  /** The token's status from its list; throws VerifierError when it cannot be told. */
-  async isRevoked(status: unknown, scheme: AuthScheme): Promise<boolean> {
+  /**
+   * The token's status from its list; throws VerifierError when it cannot be told.
+   * Synchronous (no promise) while the list is cached and fresh: the common case.
+   */
+  isRevoked(status: unknown, scheme: AuthScheme): boolean | Promise<boolean> {
     const { uri, idx } = this.entryOf(status, scheme);
-    const cached = await this.listFor(uri, scheme);
+    const cached = this.cache.get(uri);
+    if (cached && this.deps.now() < cached.freshUntil) return this.bitOf(cached, idx, scheme);
+    return this.listFor(uri, scheme).then((list) => this.bitOf(list, idx, scheme));
+  }
+
+  private bitOf(cached: CachedList, idx: number, scheme: AuthScheme): boolean {
     const value = statusAt(cached.list, idx);
     if (value === undefined) {
       throw new VerifierError(
