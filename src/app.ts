@@ -17,6 +17,7 @@ import { tokenRoutes } from './oauth/token-route.ts';
 import { pageRoutes } from './ui/routes.tsx';
 import { passkeyRoutes } from './passkeys/passkey-routes.ts';
 import { delegationRoutes } from './delegation/routes.tsx';
+import { PolicyEngine } from './policy/engine.ts';
 import { RevocationFeed } from './revocation/feed.ts';
 import { revocationRoutes } from './revocation/routes.ts';
 import { StatusIndexAllocator } from './revocation/status-index.ts';
@@ -28,7 +29,12 @@ export interface App extends Services {
   close(): Promise<void>;
 }
 
-export function createApp(deps: Deps): App {
+export interface AppOptions {
+  /** false: decide nothing (every decision point goes ahead as the grant allows); benchmarks only. */
+  policy?: boolean;
+}
+
+export function createApp(deps: Deps, options: AppOptions = {}): App {
   const { config } = deps;
   const clientAuth = new ClientAuthenticator({
     db: deps.database.db,
@@ -42,6 +48,10 @@ export function createApp(deps: Deps): App {
     clientAuth,
     statusIndex: new StatusIndexAllocator(deps.database.db, config.statusListSize),
     revocations: new RevocationFeed(deps.database, deps.log, config.revocationPollInterval * 1000),
+    policy:
+      options.policy === false
+        ? undefined
+        : new PolicyEngine({ db: deps.database.db, cedar: deps.cedar, clock: deps.clock }),
   };
 
   const app = new Hono();

@@ -3,12 +3,15 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import type { KeyStore } from './keys/key-store.ts';
+import type { CedarApi } from './policy/cedar.ts';
 import type { AssetStore } from './ui/assets.ts';
 
 export interface Deps {
   config: Config;
   database: DatabaseHandle;
   keys: KeyStore;
+  /** The Cedar build that loads on this runtime (loadNodeCedar on Node, cedarFromWasm on Workers). */
+  cedar: CedarApi;
   clock: Clock;
   /** The pages' stylesheet and browser scripts (src/node/assets.ts on Node). */
   assets: AssetStore;

@@ -4,6 +4,7 @@
  * Deps, which the entry supplies.
  */
 import type { ClientAuthenticator } from './oauth/client-auth.ts';
+import type { PolicyEngine } from './policy/engine.ts';
 import type { RevocationFeed } from './revocation/feed.ts';
 import type { StatusIndexAllocator } from './revocation/status-index.ts';
 
@@ -11,4 +12,9 @@ export interface Services {
   clientAuth: ClientAuthenticator;
   statusIndex: StatusIndexAllocator;
   revocations: RevocationFeed;
+  /**
+   * Every decision point asks it (docs/POLICY.md). Undefined only when the app was
+   * built with `policy: false`, which benchmarks use to measure what deciding costs.
+   */
+  policy: PolicyEngine | undefined;
 }

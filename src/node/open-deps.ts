@@ -10,6 +10,7 @@ import { openPostgres } from '../db/postgres.ts';
 import type { Deps } from '../deps.ts';
 import { parseKek } from '../keys/kek.ts';
 import { KeyStore } from '../keys/key-store.ts';
+import { loadNodeCedar } from '../policy/cedar.ts';
 import { nodeAssets } from './assets.ts';
 import { dataPaths, ensureDataDir, loadOrCreateKek } from './data-dir.ts';
 
@@ -42,6 +43,7 @@ export async function openNodeDeps(
     config,
     database,
     keys,
+    cedar: await loadNodeCedar(),
     clock,
     log,
     assets: nodeAssets(),

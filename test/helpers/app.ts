@@ -6,6 +6,7 @@ import type { Deps } from '../../src/deps.ts';
 import { generateKek, parseKek } from '../../src/keys/kek.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
 import { nodeAssets } from '../../src/node/assets.ts';
+import { loadNodeCedar } from '../../src/policy/cedar.ts';
 import { statusEntry, type StatusEntry } from '../../src/revocation/status-claim.ts';
 import { TestClock } from './clock.ts';
 import { freshDatabase } from './db.ts';
@@ -55,6 +56,7 @@ export async function createTestApp(
     config,
     database: db,
     keys,
+    cedar: await loadNodeCedar(),
     clock,
     log: (m) => logs.push(m),
     assets: nodeAssets(),

@@ -1,6 +1,16 @@
 /** Delegation: CIBA requests from agents, and the grants people approve with a passkey. */
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+  type AnyPgColumn,
+} from 'drizzle-orm/pg-core';
 import { createdAt } from './columns.ts';
 import { clients, tenants, users } from './registry.ts';
 
@@ -27,7 +37,26 @@ export interface ApprovalEvidence {
   rp_id: string;
 }
 
-/** A backchannel authentication request (OpenID CIBA, poll mode). */
+/**
+ * What an escalated decision asked the person to approve afresh (policy outcome
+ * ESCALATE): one action of the agent under an existing grant, for one task.
+ */
+export interface EscalationKey {
+  action: 'MintTaskToken' | 'ExchangeToken';
+  resource: string;
+  /** Sorted, distinct. */
+  scopes: string[];
+  /** The task's id ('' when the task named none). */
+  task_id: string;
+}
+
+/**
+ * A backchannel authentication request (OpenID CIBA, poll mode), or an escalation:
+ * a policy's demand that the person approve one task afresh under an existing grant
+ * (escalates_grant_id set). Both are approved on the same page with a passkey; an
+ * approved escalation creates no grant, it keeps its evidence and lets one mint of
+ * that task through.
+ */
 export const cibaRequests = pgTable(
   'ciba_requests',
   {
@@ -61,10 +90,22 @@ export const cibaRequests = pgTable(
     grantId: uuid('grant_id'),
     /** Set when the approved tokens were handed out; a second poll then gets invalid_grant. */
     redeemedAt: timestamp('redeemed_at', { withTimezone: true }),
+    /** For an escalation: the grant whose task needs the person's fresh approval. */
+    escalatesGrantId: uuid('escalates_grant_id').references((): AnyPgColumn => grants.id),
+    escalation: jsonb('escalation').$type<EscalationKey>(),
+    /** For an approved escalation: the passkey assertion (grants keep theirs). */
+    evidence: jsonb('evidence').$type<ApprovalEvidence>(),
     createdAt: createdAt(),
   },
   (t) => [
     index('ciba_requests_user_status_idx').on(t.userId, t.status),
+    index('ciba_requests_escalation_idx')
+      .on(t.escalatesGrantId)
+      .where(sql`${t.escalatesGrantId} is not null`),
+    check(
+      'ciba_requests_escalation_complete',
+      sql`(${t.escalatesGrantId} is null) = (${t.escalation} is null)`,
+    ),
     check('ciba_requests_status_known', sql`${t.status} in ('pending', 'approved', 'denied')`),
   ],
 );

@@ -65,6 +65,9 @@ export const issuedTokens = pgTable(
       .on(t.statusListId, t.statusIdx)
       .where(sql`${t.revokedAt} is not null`),
     index('issued_tokens_parent_idx').on(t.parentJti),
+    // The policy's signals: an agent's recent rate and baseline, and its APIs used before.
+    index('issued_tokens_agent_time_idx').on(t.tenantId, t.clientId, t.issuedAt),
+    index('issued_tokens_agent_audience_idx').on(t.tenantId, t.clientId, t.audience),
     check(
       'issued_tokens_status_complete',
       sql`(${t.statusListId} is null) = (${t.statusIdx} is null)`,
@@ -97,6 +100,7 @@ export const overrunAttempts = pgTable(
   },
   (t) => [
     index('overrun_attempts_grant_idx').on(t.grantId),
+    index('overrun_attempts_agent_time_idx').on(t.tenantId, t.clientId, t.createdAt),
     check('overrun_attempts_source_known', sql`${t.source} in ('token_endpoint', 'api_report')`),
   ],
 );
