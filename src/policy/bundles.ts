@@ -5,9 +5,12 @@
  *
  * A push is validated in full (bundle.ts) before anything is written, so a bundle
  * that does not validate is refused with the validator's message and the version
- * in force stays what it was.
+ * in force stays what it was. A push that stores a version records it in the audit
+ * ledger (`policy.pushed`) in the same transaction.
  */
 import { and, desc, eq } from 'drizzle-orm';
+import { appendAudit } from '../audit/append.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import type { Database, DbOrTx } from '../db/database.ts';
 import { policyBundles } from '../db/schema.ts';
 import { violatedUniqueConstraint } from '../registry/errors.ts';
@@ -115,7 +118,10 @@ const VERSION_TAKEN = 'policy_bundles_tenant_version_uq';
  * Validates `policies` against the schema and stores it as the tenant's next
  * version. Refuses an invalid bundle with ERR_BUNDLE_INVALID (the validator's
  * messages) and writes nothing. Pushing the bundle already in force is a no-op.
- * Not inside a transaction: a lost race for the version number is retried.
+ *
+ * The new version and its `policy.pushed` audit entry (actor `pushedBy`, subject
+ * `policy:<version>`, the bundle and the one it replaces in `inputs`) commit together
+ * or not at all. A transaction that loses the race for the version number is retried.
  */
 export async function pushBundle(
   db: Database,
@@ -123,28 +129,46 @@ export async function pushBundle(
   policies: string,
   pushedBy: string,
   cedar: CedarApi,
+  clock: Clock = systemClock,
 ): Promise<PushResult> {
   const compiled = await compileBundle(cedar, policies);
   // Two pushes racing for the same version: the unique index lets one win; the other retries.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await bundleInForce(db, tenantId);
-    if (current.digest === compiled.digest) {
-      return { ...current, unchanged: true, warnings: compiled.warnings };
-    }
-    const version = current.version + 1;
     try {
-      const [row] = await db
-        .insert(policyBundles)
-        .values({ tenantId, version, policies, digest: compiled.digest, pushedBy })
-        .returning({ id: policyBundles.id });
-      if (!row) throw new Error('policy bundle insert returned nothing');
-      return {
-        id: row.id,
-        version,
-        digest: compiled.digest,
-        unchanged: false,
-        warnings: compiled.warnings,
-      };
+      return await db.transaction(async (tx): Promise<PushResult> => {
+        const current = await bundleInForce(tx, tenantId);
+        if (current.digest === compiled.digest) {
+          return { ...current, unchanged: true, warnings: compiled.warnings };
+        }
+        const version = current.version + 1;
+        const [row] = await tx
+          .insert(policyBundles)
+          .values({ tenantId, version, policies, digest: compiled.digest, pushedBy })
+          .returning({ id: policyBundles.id });
+        if (!row) throw new Error('policy bundle insert returned nothing');
+        await appendAudit(tx, {
+          tenantId,
+          at: clock.now(),
+          action: 'policy.pushed',
+          actor: pushedBy,
+          subject: `policy:${version}`,
+          inputs: {
+            id: row.id,
+            version,
+            digest: compiled.digest,
+            previous_id: current.id,
+            previous_version: current.version,
+            previous_digest: current.digest,
+          },
+        });
+        return {
+          id: row.id,
+          version,
+          digest: compiled.digest,
+          unchanged: false,
+          warnings: compiled.warnings,
+        };
+      });
     } catch (err) {
       if (violatedUniqueConstraint(err) !== VERSION_TAKEN) throw err;
     }

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { and, eq } from 'drizzle-orm';
+import { systemClock, type Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { auditEntries, tenants } from '../db/schema.ts';
 import { RegistryError, type RegistryErrorCode } from '../registry/errors.ts';
@@ -37,10 +38,14 @@ async function asRegistryErrors<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** `policy push --tenant T --file F`: F holds Cedar policies (text). */
+/**
+ * `policy push --tenant T --file F`: F holds Cedar policies (text). A stored version
+ * is recorded in the ledger as `policy.pushed` by `operator`, at `clock`'s time.
+ */
 export async function policyPush(
   db: Database,
   a: { tenant: string; file?: string | undefined; policies?: string | undefined },
+  clock: Clock = systemClock,
 ): Promise<Result> {
   const tenantId = await tenantIdOf(db, a.tenant);
   let policies = a.policies;
@@ -57,7 +62,9 @@ export async function policyPush(
   }
   const text = policies;
   const cedar = await loadNodeCedar();
-  const pushed = await asRegistryErrors(() => pushBundle(db, tenantId, text, 'operator', cedar));
+  const pushed = await asRegistryErrors(() =>
+    pushBundle(db, tenantId, text, 'operator', cedar, clock),
+  );
   return {
     tenant: a.tenant,
     id: pushed.id,

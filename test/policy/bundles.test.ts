@@ -2,7 +2,10 @@
  * Bundles per tenant: validated against the schema before they are stored,
  * versioned with their digest, the highest version in force, tenants apart.
  */
+import { asc, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.ts';
+import { auditEntries } from '../../src/db/schema.ts';
 import { bundleDigest } from '../../src/policy/bundle.ts';
 import { defaultBundleRef, listBundles, pushBundle } from '../../src/policy/bundles.ts';
 import { DEFAULT_BUNDLE } from '../../src/policy/default-bundle.ts';
@@ -10,6 +13,15 @@ import { PolicyEngine } from '../../src/policy/engine.ts';
 import { ADMIN, closeDatabasesAfterEach, MAIL, mintRequest, policyWorld, REPOS } from './world.ts';
 
 closeDatabasesAfterEach();
+
+/** The tenant's `policy.pushed` ledger entries, oldest first. */
+const pushedEntries = (db: Database, tenantId: string) =>
+  db
+    .select()
+    .from(auditEntries)
+    .where(eq(auditEntries.tenantId, tenantId))
+    .orderBy(asc(auditEntries.id))
+    .then((rows) => rows.filter((r) => r.action === 'policy.pushed'));
 
 const DENY_ALL = `@id("lockdown") forbid (principal, action, resource);\n@id("base") permit (principal, action, resource);\n`;
 const ALLOW_ALL = `@id("open") permit (principal, action, resource);\n`;
@@ -251,5 +263,108 @@ describe('pushing a bundle', () => {
     expect((await engine.decide(tenant, mintRequest())).policy.version).toBe(2);
     expect((await engine.push(tenant, DENY_ALL, 'operator')).version).toBe(3);
     expect((await engine.decide(tenant, mintRequest())).policy.version).toBe(3);
+  });
+});
+
+describe('the policy.pushed ledger entry', () => {
+  it('records each stored version with the one it replaces, in the push’s own transaction', async () => {
+    const { database, cedar, tenants } = await policyWorld(['acme', 'globex']);
+    const tenant = tenants.acme ?? '';
+    const shipped = await defaultBundleRef();
+    const at = new Date('2026-03-02T10:00:00.000Z');
+    const first = await pushBundle(database.db, tenant, DENY_ALL, 'operator', cedar, {
+      now: () => at,
+    });
+    const second = await pushBundle(database.db, tenant, ALLOW_ALL, 'user:ada', cedar);
+
+    const entries = await pushedEntries(database.db, tenant);
+    expect(entries).toHaveLength(2);
+    expect(entries[0]).toMatchObject({
+      at,
+      actor: 'operator',
+      subject: 'policy:1',
+      decision: null,
+      inputs: {
+        id: first.id,
+        version: 1,
+        digest: first.digest,
+        previous_id: 'default',
+        previous_version: 0,
+        previous_digest: shipped.digest,
+      },
+    });
+    expect(entries[1]).toMatchObject({
+      actor: 'user:ada',
+      subject: 'policy:2',
+      inputs: {
+        id: second.id,
+        version: 2,
+        digest: second.digest,
+        previous_id: first.id,
+        previous_version: 1,
+        previous_digest: first.digest,
+      },
+    });
+    // Recorded in the tenant's own ledger only.
+    expect(await pushedEntries(database.db, tenants.globex ?? '')).toEqual([]);
+  });
+
+  it('records nothing for a refused bundle or for pushing the bundle in force again', async () => {
+    const { database, cedar, engine, tenants } = await policyWorld();
+    const tenant = tenants.acme ?? '';
+    const refused = await pushBundle(
+      database.db,
+      tenant,
+      'permit (principal, action, resource',
+      'operator',
+      cedar,
+    ).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'ERR_BUNDLE_INVALID' });
+    expect(await pushedEntries(database.db, tenant)).toEqual([]);
+
+    await pushBundle(database.db, tenant, ALLOW_ALL, 'operator', cedar);
+    const again = await pushBundle(database.db, tenant, ALLOW_ALL, 'operator', cedar);
+    expect(again.unchanged).toBe(true);
+    expect((await engine.push(tenant, ALLOW_ALL, 'operator')).unchanged).toBe(true);
+    expect((await pushedEntries(database.db, tenant)).map((e) => e.subject)).toEqual(['policy:1']);
+  });
+
+  it('stores no version when its entry cannot be written: both commit or neither', async () => {
+    const { database, cedar, tenants } = await policyWorld();
+    const tenant = tenants.acme ?? '';
+    // An empty actor is refused by the ledger, after the bundle row was inserted.
+    const err = await pushBundle(database.db, tenant, ALLOW_ALL, '', cedar).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'ERR_AUDIT_INVALID' });
+    expect((await listBundles(database.db, tenant)).map((b) => b.version)).toEqual([0]);
+    expect(await pushedEntries(database.db, tenant)).toEqual([]);
+  });
+
+  it('gives concurrent pushes distinct versions, each with exactly one entry', async () => {
+    const { database, cedar, tenants } = await policyWorld();
+    const tenant = tenants.acme ?? '';
+    const texts = Array.from(
+      { length: 4 },
+      (_, i) => `@id("p${i}") permit (principal, action, resource);\n`,
+    );
+    const pushed = await Promise.all(
+      texts.map((t) => pushBundle(database.db, tenant, t, 'operator', cedar)),
+    );
+    expect(pushed.map((p) => p.version).sort()).toEqual([1, 2, 3, 4]);
+    const entries = await pushedEntries(database.db, tenant);
+    expect(entries.map((e) => e.subject).sort()).toEqual([
+      'policy:1',
+      'policy:2',
+      'policy:3',
+      'policy:4',
+    ]);
+    for (const p of pushed) {
+      expect(entries.find((e) => e.subject === `policy:${p.version}`)?.inputs).toMatchObject({
+        id: p.id,
+        digest: p.digest,
+        previous_version: p.version - 1,
+      });
+    }
   });
 });

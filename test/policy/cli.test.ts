@@ -5,6 +5,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/db/database.ts';
 import { auditEntries } from '../../src/db/schema.ts';
@@ -142,18 +143,25 @@ describe('policy commands', () => {
           contentHash: 'not-checked-by-replay',
         })
         .returning({ id: auditEntries.id });
-      const [change] = await database.db
-        .insert(auditEntries)
-        .values({
-          tenantId,
-          at: new Date(),
-          action: 'policy.pushed',
-          actor: 'operator',
-          subject: 'policy:1',
-          inputs: {},
-          contentHash: 'not-checked-by-replay',
-        })
-        .returning({ id: auditEntries.id });
+      // The push the CLI made is in the ledger; the refused and missing ones are not.
+      const pushes = await database.db
+        .select()
+        .from(auditEntries)
+        .where(and(eq(auditEntries.tenantId, tenantId), eq(auditEntries.action, 'policy.pushed')));
+      expect(pushes).toHaveLength(1);
+      expect(pushes[0]).toMatchObject({
+        actor: 'operator',
+        subject: 'policy:1',
+        decision: null,
+        inputs: {
+          id: v1.id,
+          version: 1,
+          digest: v1.digest,
+          previous_version: 0,
+          previous_digest: before.bundles[0]?.digest,
+        },
+      });
+      const [change] = pushes;
       entryId = row?.id ?? 0;
       stateChange = change?.id ?? 0;
     } finally {
@@ -195,7 +203,20 @@ describe('policy commands while the broker runs on the embedded database', () =>
       root,
     );
     expect(pushed.code, pushed.stderr).toBe(0);
-    expect(JSON.parse(pushed.stdout)).toMatchObject({ version: 1 });
+    const v1 = JSON.parse(pushed.stdout) as { id: string; version: number; digest: string };
+    expect(v1).toMatchObject({ version: 1 });
+    // The broker's process recorded the push in the ledger.
+    const ledger = await cliJson<{ lines: { action: string }[] }>(
+      ['audit', 'export', '--tenant', 'acme'],
+      env,
+    );
+    const pushes = ledger.lines.filter((l) => l.action === 'policy.pushed');
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0]).toMatchObject({
+      actor: 'operator',
+      subject: 'policy:1',
+      inputs: { id: v1.id, version: 1, digest: v1.digest },
+    });
     const listed = await cliJson<Listed>(['policy', 'list', '--tenant', 'acme'], env);
     expect(listed.bundles.map((b) => b.version)).toEqual([1, 0]);
     const refused = await runCli(
