@@ -51,6 +51,8 @@ export const SPIKE_MIN = 5;
 
 const MINTS = new Set(['token.minted', 'token.exchanged']);
 const OVERRUNS = new Set(['overrun.reported', 'overrun.refused']);
+/** Overrun handling records its decision too (DENY: the grant is revoked). */
+const OVERRUN_PREFIX = 'overrun.';
 const HOUR = 3_600_000;
 
 export function summarize(entries: ActivityEntry[], w: SummaryWindow): AgentSummary[] {
@@ -72,7 +74,10 @@ function summarizeAgent(agent: string, entries: ActivityEntry[], w: SummaryWindo
   const inWindow = entries.filter((e) => e.at >= w.from);
   const before = entries.filter((e) => e.at < w.from);
   const minted = inWindow.filter((e) => MINTS.has(e.action));
-  const denials = inWindow.filter((e) => e.decision === 'DENY').length;
+  // An overrun's DENY revokes the grant; it is not a request the policy refused.
+  const denials = inWindow.filter(
+    (e) => e.decision === 'DENY' && !e.action.startsWith(OVERRUN_PREFIX),
+  ).length;
   const escalations = inWindow.filter((e) => e.decision === 'ESCALATE').length;
   const overruns = inWindow.filter((e) => OVERRUNS.has(e.action)).length;
 

@@ -39,6 +39,23 @@ describe('summarize', () => {
     ]);
   });
 
+  it('counts no denial for an overrun whose decision is DENY: that revokes a grant', () => {
+    const entries: ActivityEntry[] = [
+      { ...mint(23.1), action: 'overrun.reported', decision: 'DENY' },
+      { ...mint(23.2), action: 'overrun.refused', decision: 'DENY' },
+      { ...mint(23.3), action: 'overrun.judged', decision: 'DENY' },
+      { ...mint(23.4), action: 'token.refused', decision: 'DENY' },
+      { ...mint(23.5), action: 'grant.requested', decision: 'DENY' },
+    ];
+    const [s] = summarize(entries, W);
+    expect(s).toMatchObject({ minted: 0, denials: 2, overruns: 2 });
+    expect(s?.flags).toEqual(['2 scope overruns', '2 requests denied by policy']);
+    // An agent whose only DENY entries are overruns shows no denial at all.
+    const [o] = summarize([{ ...mint(23.1), action: 'overrun.reported', decision: 'DENY' }], W);
+    expect(o).toMatchObject({ denials: 0, overruns: 1 });
+    expect(o?.flags).toEqual(['1 scope overrun']);
+  });
+
   it('flags the first use of an API or scope by an agent with a history', () => {
     const entries = [mint(3), mint(23.5, 'bot', 'https://mail/', 'mail:send')];
     const [s] = summarize(entries, W);
