@@ -94,6 +94,11 @@ export const cliSpecs: Record<CommandName, Spec> = {
     paths: ['out'],
     usage: 'audit export [--tenant T] [--out FILE]',
   },
+  'audit summary': {
+    flags: { ...tenant, agent: 'agent', window: 'window', buckets: 'buckets' },
+    required: ['tenant'],
+    usage: 'audit summary --tenant T [--agent CLIENT_ID] [--window 24h|7d|90m] [--buckets N]',
+  },
   'policy push': {
     flags: { ...tenant, file: 'file' },
     paths: ['file'],

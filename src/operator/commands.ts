@@ -7,7 +7,7 @@
  */
 import { desc } from 'drizzle-orm';
 import { z } from 'zod';
-import { auditExport, auditVerify } from '../audit/operator.ts';
+import { auditExport, auditSummary, auditVerify } from '../audit/operator.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
@@ -159,9 +159,18 @@ export const commands = {
     args: z.strictObject({ tenant: tenant.optional(), out: z.string().optional() }),
     run: (ctx, a) => auditExport(ctx, a),
   }),
+  'audit summary': command({
+    args: z.strictObject({
+      tenant,
+      agent: z.string().optional(),
+      window: z.string().optional(),
+      buckets: z.string().optional(),
+    }),
+    run: (ctx, a) => auditSummary(ctx, a),
+  }),
   'policy push': command({
     args: z.strictObject({ tenant, file: z.string() }),
-    run: (ctx, a) => policyPush(ctx.db, a),
+    run: (ctx, a) => policyPush(ctx.db, a, ctx.clock),
   }),
   'policy list': command({
     args: z.strictObject({ tenant }),
