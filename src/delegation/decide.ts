@@ -6,7 +6,7 @@
  */
 import { appendAudit } from '../audit/append.ts';
 import { and, eq, gt } from 'drizzle-orm';
-import type { DbOrTx } from '../db/database.ts';
+import type { DbOrTx, Tx } from '../db/database.ts';
 import { cibaRequests, grants, type ApprovalEvidence, type ResourceScopes } from '../db/schema.ts';
 import { isUuid } from '../random.ts';
 
@@ -93,6 +93,7 @@ export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId
       throw notPending();
     }
     const resources = narrowResources(request.requested, a.resources);
+    if (request.escalatesGrantId !== null) return approveEscalation(tx, a, request, resources);
     const [grant] = await tx
       .insert(grants)
       .values({
@@ -133,6 +134,49 @@ export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId
   });
 }
 
+/**
+ * A fresh approval of one task under an existing grant (policy outcome ESCALATE):
+ * no new grant; the request keeps the assertion and lets one token of the task through.
+ */
+async function approveEscalation(
+  tx: Tx,
+  a: Approval,
+  request: typeof cibaRequests.$inferSelect,
+  resources: ResourceScopes[],
+): Promise<{ grantId: string }> {
+  const grantId = request.escalatesGrantId;
+  if (grantId === null || request.escalation === null) throw notPending();
+  // The policy asked about exactly this task; a partial answer would approve something else.
+  const all = request.requested.every((r) =>
+    r.scopes.every((s) => resources.some((x) => x.resource === r.resource && x.scopes.includes(s))),
+  );
+  if (!all) {
+    throw new DelegationError(
+      'ERR_WIDENED',
+      'a fresh approval of a task covers all it asks for; deny it instead of unticking scopes',
+    );
+  }
+  await tx
+    .update(cibaRequests)
+    .set({ status: 'approved', decidedAt: a.now, grantId, evidence: a.evidence })
+    .where(and(eq(cibaRequests.id, request.id), eq(cibaRequests.status, 'pending')));
+  await appendAudit(tx, {
+    tenantId: a.tenantId,
+    at: a.now,
+    action: 'task.approved',
+    actor: `user:${a.userId}`,
+    subject: `request:${request.id}`,
+    inputs: {
+      grant: grantId,
+      agent: request.clientId,
+      person: a.userId,
+      escalation: { ...request.escalation, scopes: [...request.escalation.scopes] },
+      credential: a.evidence.credential_id,
+    },
+  });
+  return { grantId };
+}
+
 /** Denies a pending, unexpired request of this person. */
 export async function denyRequest(
   db: DbOrTx,
@@ -151,14 +195,22 @@ export async function denyRequest(
         gt(cibaRequests.expiresAt, d.now),
       ),
     )
-    .returning({ id: cibaRequests.id, clientId: cibaRequests.clientId });
+    .returning({
+      id: cibaRequests.id,
+      clientId: cibaRequests.clientId,
+      escalatesGrantId: cibaRequests.escalatesGrantId,
+    });
   if (!row) throw notPending();
   await appendAudit(db, {
     tenantId: d.tenantId,
     at: d.now,
-    action: 'grant.denied',
+    action: row.escalatesGrantId === null ? 'grant.denied' : 'task.denied',
     actor: `user:${d.userId}`,
     subject: `request:${row.id}`,
-    inputs: { agent: row.clientId, person: d.userId },
+    inputs: {
+      agent: row.clientId,
+      person: d.userId,
+      ...(row.escalatesGrantId === null ? {} : { grant: row.escalatesGrantId }),
+    },
   });
 }

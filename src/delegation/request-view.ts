@@ -44,6 +44,8 @@ export interface RequestView {
   expiresAt: Date;
   decidedAt: Date | null;
   grantId: string | null;
+  /** Set when this is a policy's escalation of one task under that grant. */
+  escalatesGrantId: string | null;
   createdAt: Date;
 }
 
@@ -125,6 +127,7 @@ export async function loadRequestView(
     expiresAt: request.expiresAt,
     decidedAt: request.decidedAt,
     grantId: request.grantId,
+    escalatesGrantId: request.escalatesGrantId,
     createdAt: request.createdAt,
   };
 }

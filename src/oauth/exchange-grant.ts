@@ -6,21 +6,21 @@
 import type { Deps } from '../deps.ts';
 import { exchangeToken, type ExchangeResponse } from '../tokens/exchange.ts';
 import type { GrantHandler } from './grant-handler.ts';
-import type { StatusIndexAllocator } from '../revocation/status-index.ts';
+import type { Services } from '../services.ts';
 import { statusEntry } from '../revocation/status-claim.ts';
 
 export { TOKEN_EXCHANGE_GRANT_TYPE } from '../tokens/exchange.ts';
 
 export function exchangeGrant(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
-  statusIndex: StatusIndexAllocator,
+  services: Pick<Services, 'statusIndex' | 'policy'>,
 ): GrantHandler {
   const { config } = deps;
   return async (form, client, dpop): Promise<ExchangeResponse & Record<string, unknown>> => {
     const scope = form.get('scope');
     const signer = await deps.keys.signer();
     const jwks = await deps.keys.jwks();
-    return statusIndex.withPosition(client.tenantId, async (pos) => ({
+    return services.statusIndex.withPosition(client.tenantId, async (pos) => ({
       ...(await exchangeToken(
         {
           db: deps.database.db,
@@ -34,6 +34,8 @@ export function exchangeGrant(
           maxDepth: config.tokenExchangeMaxDepth,
           clockSkew: config.clockSkew,
           maxAssertionTtl: config.clientAssertionMaxTtl,
+          policy: services.policy,
+          escalation: { expiresIn: config.cibaRequestTtl, interval: config.cibaInterval },
         },
         {
           subjectToken: form.get('subject_token'),

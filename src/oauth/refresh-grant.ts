@@ -23,7 +23,7 @@ import { VC_TOKEN_TYPE } from '../tokens/vc.ts';
 import type { AuthenticatedClient } from './client-auth.ts';
 import { OAuthError } from './errors.ts';
 import type { OAuthForm } from './form.ts';
-import type { StatusIndexAllocator } from '../revocation/status-index.ts';
+import type { Services } from '../services.ts';
 import { statusEntry } from '../revocation/status-claim.ts';
 
 export const REFRESH_GRANT_TYPE = 'refresh_token';
@@ -49,7 +49,7 @@ interface TaskDetails {
  */
 export function refreshGrant(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
-  statusIndex: StatusIndexAllocator,
+  services: Pick<Services, 'statusIndex' | 'policy'>,
 ) {
   return async (
     form: OAuthForm,
@@ -75,7 +75,7 @@ export function refreshGrant(
     const details = taskDetails(form.get('authorization_details'), deps.config);
     const issuer = deps.config.publicUrl;
     const signer = await deps.keys.signer();
-    return statusIndex.withPosition(client.tenantId, async (pos) => ({
+    return services.statusIndex.withPosition(client.tenantId, async (pos) => ({
       ...(await mintTaskToken(deps.database.db, {
         clientId: client.clientId,
         tenantId: client.tenantId,
@@ -93,6 +93,8 @@ export function refreshGrant(
         signer,
         status: statusEntry(issuer, pos),
         overrunThreshold: deps.config.overrunThreshold,
+        policy: services.policy,
+        escalation: { expiresIn: deps.config.cibaRequestTtl, interval: deps.config.cibaInterval },
       })),
     }));
   };

@@ -23,18 +23,17 @@ import { parseKek } from '../keys/kek.ts';
 import { paths } from './metadata.ts';
 import { REFRESH_GRANT_TYPE, refreshGrant } from './refresh-grant.ts';
 import { revocationEndpoint } from './revocation-route.ts';
-import type { StatusIndexAllocator } from '../revocation/status-index.ts';
 import type { Services } from '../services.ts';
 
 /** The grant types the token endpoint accepts, by grant_type value. */
 export function grantHandlers(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
-  statusIndex: StatusIndexAllocator,
+  services: Pick<Services, 'statusIndex' | 'policy'>,
 ): Map<string, GrantHandler> {
   return new Map([
-    [CIBA_GRANT_TYPE, cibaGrant(deps, statusIndex)],
-    [REFRESH_GRANT_TYPE, refreshGrant(deps, statusIndex)],
-    [TOKEN_EXCHANGE_GRANT_TYPE, exchangeGrant(deps, statusIndex)],
+    [CIBA_GRANT_TYPE, cibaGrant(deps, services.statusIndex)],
+    [REFRESH_GRANT_TYPE, refreshGrant(deps, services)],
+    [TOKEN_EXCHANGE_GRANT_TYPE, exchangeGrant(deps, services)],
   ]);
 }
 
@@ -104,7 +103,7 @@ export function tokenRoutes(deps: Deps, services: Services): Hono {
   };
   app.route(
     paths.token,
-    tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps, services.statusIndex), dpop),
+    tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps, services), dpop),
   );
   app.route(paths.backchannel, backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`));
   app.route(

@@ -3,13 +3,16 @@
  * the attempt lies outside what the person granted, otherwise when the grant's
  * overruns (reported by APIs and refused at the token endpoint alike) reach the
  * threshold. The threshold is the API's own, else the tenant's, else the broker's
- * MANDATE_OVERRUN_THRESHOLD. The policy issue moves this decision into Cedar; the
- * counting stays here.
+ * MANDATE_OVERRUN_THRESHOLD. That is the shipped default bundle's
+ * `overrun-revokes-grant`: the decision is the policy's (action HandleOverrun, DENY
+ * revokes the grant); the counting stays here and reaches it as context.
  */
 import { and, count, eq } from 'drizzle-orm';
 import type { Tx } from '../db/database.ts';
 import { apis, grants, overrunAttempts, tenants } from '../db/schema.ts';
 import { revokeGrantTree } from './revoke.ts';
+import type { Decision, PolicyEngine } from '../policy/engine.ts';
+import { gatherFacts, sensitivityKey } from '../policy/signals.ts';
 
 export const GRANT_REVOKED_FOR_OVERRUN = 'revoked after a scope overrun';
 
@@ -37,6 +40,18 @@ export interface GrantVerdict {
   overruns: number;
   threshold: number;
   grantRevoked: boolean;
+  /** The policy's decision (undefined only when the app decides without a policy). */
+  decision: Decision | undefined;
+}
+
+export interface Judgement {
+  outsideGrant: boolean;
+  threshold: number;
+  now: Date;
+  actor: string;
+  policy: PolicyEngine | undefined;
+  /** The API the attempt was at, and what was attempted there. */
+  target: { resource: string; apiClientId: string | undefined; scopes: string[] };
 }
 
 /**
@@ -46,8 +61,8 @@ export interface GrantVerdict {
  */
 export async function judgeGrant(
   tx: Tx,
-  grant: { id: string; tenantId: string },
-  p: { outsideGrant: boolean; threshold: number; now: Date; actor: string },
+  grant: { id: string; tenantId: string; clientId: string; userId: string },
+  p: Judgement,
 ): Promise<GrantVerdict> {
   const [row] = await tx
     .select({ n: count() })
@@ -56,11 +71,55 @@ export async function judgeGrant(
       and(eq(overrunAttempts.grantId, grant.id), eq(overrunAttempts.tenantId, grant.tenantId)),
     );
   const overruns = row?.n ?? 0;
-  const due = p.outsideGrant || overruns >= p.threshold;
+  const decision = p.policy && (await decide(tx, p.policy, grant, overruns, p));
+  const due = decision ? decision.outcome === 'DENY' : p.outsideGrant || overruns >= p.threshold;
   const grantRevoked = due
     ? await revokeGrantTree(tx, grant, undefined, GRANT_REVOKED_FOR_OVERRUN, p.now, p.actor)
     : false;
-  return { overruns, threshold: p.threshold, grantRevoked };
+  return { overruns, threshold: p.threshold, grantRevoked, decision };
+}
+
+async function decide(
+  tx: Tx,
+  policy: PolicyEngine,
+  grant: { tenantId: string; clientId: string; userId: string },
+  overruns: number,
+  p: Judgement,
+): Promise<Decision> {
+  const { target } = p;
+  const facts = await gatherFacts(tx, {
+    tenantId: grant.tenantId,
+    clientId: grant.clientId,
+    audiences: [target.resource],
+    now: p.now,
+    ...(target.apiClientId === undefined
+      ? {}
+      : { apiScopes: [{ apiClientId: target.apiClientId, names: target.scopes }] }),
+  });
+  const sensitivity = (name: string) =>
+    (target.apiClientId === undefined
+      ? undefined
+      : facts.sensitivities.get(sensitivityKey(target.apiClientId, name))) ?? 'admin';
+  return policy.decide(
+    grant.tenantId,
+    {
+      action: 'HandleOverrun',
+      agent: grant.clientId,
+      person: grant.userId,
+      targets: [
+        {
+          audience: target.resource,
+          scopes: target.scopes.map((name) => ({ name, sensitivity: sensitivity(name) })),
+        },
+      ],
+      requestedTtl: 0,
+      ttlCeiling: 0,
+      at: p.now,
+      signals: facts.signals,
+      overrun: { grantOverruns: overruns, threshold: p.threshold, outsideGrant: p.outsideGrant },
+    },
+    { db: tx },
+  );
 }
 
 /** Locks the grant for the verdict; undefined when it is not the tenant's. */

@@ -6,6 +6,7 @@ import type { ClientAuthenticator } from '../oauth/client-auth.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { scopeNameSchema } from '../registry/validate.ts';
 import { reportOverrun } from './overrun.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
 
 const MAX_TEXT = 2048;
 
@@ -13,6 +14,7 @@ export function overrunEndpoint(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
   auth: ClientAuthenticator,
   endpoint: string,
+  policy: PolicyEngine | undefined,
 ): Hono {
   return authenticatedFormEndpoint(auth, endpoint, async (form, caller, c) => {
     const token = form.get('token');
@@ -37,6 +39,7 @@ export function overrunEndpoint(
       issuer: deps.config.publicUrl,
       maxTokenTtl: deps.config.accessTokenMaxTtl,
       defaultThreshold: deps.config.overrunThreshold,
+      policy,
     });
     return c.json(outcome, 200, { 'cache-control': 'no-store' });
   });

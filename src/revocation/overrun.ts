@@ -16,6 +16,8 @@ import { verifyOwnAccessToken } from '../tokens/own-token.ts';
 import { judgeGrant, lockGrant, overrunThreshold } from './overrun-policy.ts';
 import { revokeTokenTree } from './revoke.ts';
 import { appendAudit } from '../audit/append.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
+import { auditFields } from '../policy/replay.ts';
 
 export interface OverrunReport {
   caller: AuthenticatedClient;
@@ -31,6 +33,8 @@ export interface OverrunReport {
   /** A report may arrive just after the token expired; tokens live at most this long. */
   maxTokenTtl: number;
   defaultThreshold: number;
+  /** Decides whether the overrun costs the grant (undefined: the fixed rule, benchmarks only). */
+  policy: PolicyEngine | undefined;
 }
 
 export interface OverrunOutcome {
@@ -101,7 +105,18 @@ export async function reportOverrun(
       { tenantId: token.tenantId, apiClientId: p.caller.clientId },
       p.defaultThreshold,
     );
-    const verdict = await judgeGrant(tx, grant, { outsideGrant, threshold, now: p.now, actor: by });
+    const verdict = await judgeGrant(tx, grant, {
+      outsideGrant,
+      threshold,
+      now: p.now,
+      actor: by,
+      policy: p.policy,
+      target: {
+        resource: api.audience,
+        apiClientId: p.caller.clientId,
+        scopes: p.attemptedScopes,
+      },
+    });
     // The grant is dead either way when it was revoked before; say what the state is.
     const grantDead = verdict.grantRevoked || grant.status !== 'active';
     await appendAudit(tx, {
@@ -110,7 +125,9 @@ export async function reportOverrun(
       action: 'overrun.reported',
       actor: by,
       subject: `token:${token.jti}`,
+      ...(verdict.decision ? auditFields(verdict.decision) : {}),
       inputs: {
+        ...(verdict.decision ? auditFields(verdict.decision).inputs : {}),
         agent: grant.clientId,
         person: grant.userId,
         grant: grant.id,

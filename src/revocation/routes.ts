@@ -11,7 +11,10 @@ export function revocationRoutes(deps: Deps, services: Services): Hono {
   const issuer = deps.config.publicUrl;
   const app = new Hono();
   app.route('/', statusListRoutes(deps));
-  app.route(paths.overrun, overrunEndpoint(deps, services.clientAuth, `${issuer}${paths.overrun}`));
+  app.route(
+    paths.overrun,
+    overrunEndpoint(deps, services.clientAuth, `${issuer}${paths.overrun}`, services.policy),
+  );
   app.route(
     paths.revocationEvents,
     revocationEventsEndpoint(deps, services, `${issuer}${paths.revocationEvents}`),

@@ -47,6 +47,8 @@ export interface AccessTokenInput {
   lifetime: number;
   /** Where the token's revocation bit lives: every token has one. */
   status: StatusEntry;
+  /** Only to sign a recorded token's claims again (policy outcome REUSE); otherwise fresh. */
+  jti?: string | undefined;
 }
 
 export interface AccessTokenClaims {
@@ -93,7 +95,7 @@ export async function mintAccessToken(
     exp: iat + input.lifetime,
     iat,
     // 128 random bits: unguessable, and the primary key of issued_tokens.
-    jti: randomToken(16),
+    jti: input.jti ?? randomToken(16),
     client_id: input.clientId,
     scope: input.scopes.join(' '),
     act: input.actor,

@@ -26,6 +26,8 @@ import { ACCESS_TOKEN_TYPE, mintAccessToken, type AccessTokenInput } from './acc
 import { refuse, verifyActorToken, verifySubjectToken } from './exchange-tokens.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
 import { recordIssuedToken } from './record.ts';
+import { decideMint, recordRefusal, type PolicyNote } from './mint-decision.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
 
 export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 /** RFC 8693 §3 token type identifiers. */
@@ -71,6 +73,10 @@ export interface ExchangeContext {
   maxAssertionTtl: number;
   /** Fetch for a sub-agent registered with jwks_uri (tests inject one). */
   fetch?: typeof fetch;
+  /** The app's policy engine (undefined only in benchmarks that measure without it). */
+  policy: PolicyEngine | undefined;
+  /** An escalated exchange waits this long for the person (seconds), polled at this interval. */
+  escalation: { expiresIn: number; interval: number };
 }
 
 export interface ExchangeResponse {
@@ -80,6 +86,8 @@ export interface ExchangeResponse {
   token_type: 'Bearer' | 'DPoP' | 'N_A';
   expires_in: number;
   scope: string;
+  /** What the policy narrowed (ADAPT). */
+  policy?: PolicyNote;
 }
 
 /** One answer for unknown, revoked, expired, foreign and revoked-grant parents: nothing to learn. */
@@ -102,7 +110,7 @@ export async function exchangeToken(
   const parent = await verifySubjectToken(ctx, subjectToken);
   const actor = await verifyActorToken(ctx, actorToken);
 
-  return ctx.db.transaction(async (tx) => {
+  const outcome = await ctx.db.transaction(async (tx) => {
     // FOR SHARE: a revocation of this token or its grant waits for us, or we for it;
     // either way no child is recorded under a parent already revoked.
     const [row] = await tx
@@ -182,40 +190,74 @@ export async function exchangeToken(
       .returning({ jti: clientAssertionJtis.jti });
     if (spent.length === 0) throw refuse('actor_token was already used');
 
+    const target = grant.resources.find((r) => r.resource === row.audience);
+    if (!target) throw inactiveSubject();
+    const verdict = await decideMint(tx, ctx.policy, {
+      action: 'ExchangeToken',
+      tenantId: row.tenantId,
+      grant,
+      agent: ctx.client.clientId,
+      target,
+      scopes,
+      task: parent.task,
+      authorizationDetails: undefined,
+      lifetime,
+      ttlCeiling: lifetime,
+      depth,
+      now: ctx.now,
+      escalation: ctx.escalation,
+    });
+    if (verdict.kind === 'refuse') {
+      await recordRefusal(tx, grant, ctx.client.clientId, verdict, ctx.now);
+      // Committed with its ledger entry (the actor token stays spent), then thrown.
+      return { policyRefusal: verdict.error };
+    }
+    // No REUSE without an identical-token question: an exchange always mints.
+    const granted = verdict.kind === 'mint' ? verdict : undefined;
+
     const input: AccessTokenInput = {
       issuer: ctx.issuer,
       subject: grant.userId,
       audience: row.audience,
       clientId: ctx.client.clientId,
-      scopes,
+      scopes: granted?.scopes ?? scopes,
       actor: { sub: ctx.client.clientId, act: parent.act },
       tenantId: row.tenantId,
       grantId: row.grantId,
       task: parent.task,
       dpopJkt: issuedType === VC_TOKEN_TYPE ? undefined : req.dpopJkt,
       issuedAt: ctx.now,
-      lifetime,
+      lifetime: granted?.lifetime ?? lifetime,
       status: ctx.status,
     };
     const minted =
       issuedType === VC_TOKEN_TYPE
         ? await mintVcToken(ctx.signer, input)
         : await mintAccessToken(ctx.signer, input);
-    await recordIssuedToken(tx, minted, {
-      kind: issuedType === VC_TOKEN_TYPE ? 'vc' : 'access',
-      parentJti: row.jti,
-      ancestors: [...row.ancestors, row.jti],
-      depth,
-    });
-    return {
+    await recordIssuedToken(
+      tx,
+      minted,
+      {
+        kind: issuedType === VC_TOKEN_TYPE ? 'vc' : 'access',
+        parentJti: row.jti,
+        ancestors: [...row.ancestors, row.jti],
+        depth,
+      },
+      granted?.decision,
+    );
+    const response: ExchangeResponse = {
       access_token: minted.token,
       issued_token_type: issuedType,
       token_type:
         issuedType === VC_TOKEN_TYPE ? 'N_A' : req.dpopJkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: minted.expiresIn,
       scope: minted.claims.scope,
+      ...(granted?.note ? { policy: granted.note } : {}),
     };
+    return response;
   });
+  if ('policyRefusal' in outcome) throw outcome.policyRefusal;
+  return outcome;
 }
 
 function checkTypes(req: ExchangeRequest): IssuedTokenType {

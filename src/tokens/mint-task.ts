@@ -23,6 +23,10 @@ import { appendAudit } from '../audit/append.ts';
 import { judgeGrant, lockGrant, overrunThreshold } from '../revocation/overrun-policy.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
+import { decideMint, recordRefusal, type PolicyNote } from './mint-decision.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
+import { auditFields } from '../policy/replay.ts';
+import { statusEntry } from '../revocation/status-claim.ts';
 
 export { ACCESS_TOKEN_TYPE };
 
@@ -63,6 +67,10 @@ export interface TaskMintInput {
   status: StatusEntry;
   /** MANDATE_OVERRUN_THRESHOLD, for grants whose tenant sets none. */
   overrunThreshold: number;
+  /** The app's policy engine (undefined only in benchmarks that measure without it). */
+  policy: PolicyEngine | undefined;
+  /** An escalated task waits this long for the person (seconds), polled at this interval. */
+  escalation: { expiresIn: number; interval: number };
 }
 
 export interface TaskTokenResponse {
@@ -73,6 +81,8 @@ export interface TaskTokenResponse {
   scope: string;
   issued_token_type: typeof ACCESS_TOKEN_TYPE | typeof VC_TOKEN_TYPE;
   authorization_details?: Record<string, unknown>[];
+  /** What the policy changed (ADAPT) or that it handed back a live token (REUSE). */
+  policy?: PolicyNote;
 }
 
 /** One answer for unknown, someone else's, revoked and ended grants: nothing to learn. */
@@ -109,46 +119,119 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
       if (!(err instanceof AlgebraError)) throw err;
       const overrun = err.code === 'ERR_RESOURCE_BEYOND' || err.code === 'ERR_SCOPE_BEYOND';
       if (overrun) await recordOverrun(tx, grant, p);
-      return {
-        refusal: err,
-        overrunOf: overrun ? { id: grant.id, tenantId: grant.tenantId } : undefined,
-      };
+      // Where it reached: the one resource named (else the grant's first) and the scopes named.
+      // (The policy's request holds at most 2000 characters of audience and 200 scopes.)
+      const named = p.resources[0];
+      const resource =
+        named !== undefined && named.length <= 2000 ? named : (grant.resources[0]?.resource ?? '');
+      const overrunOf: OverrunOf | undefined = overrun
+        ? {
+            id: grant.id,
+            tenantId: grant.tenantId,
+            target: {
+              resource,
+              apiClientId: grant.resources.find((r) => r.resource === resource)?.api_client_id,
+              scopes: (p.scopes ?? []).slice(0, 200),
+            },
+          }
+        : undefined;
+      return { refusal: err, overrunOf };
     }
 
-    const mint = p.form === 'vc' ? mintVcToken : mintAccessToken;
-    const minted = await mint(p.signer, {
+    const target = grant.resources.find((r) => r.resource === resource);
+    if (!target) throw invalidGrant();
+    const vc = p.form === 'vc';
+    const { lifetime, ceiling } = lifetimeFor(grant, p);
+    const verdict = await decideMint(tx, p.policy, {
+      action: 'MintTaskToken',
+      tenantId: grant.tenantId,
+      grant,
+      agent: grant.clientId,
+      target,
+      scopes,
+      task: p.task,
+      authorizationDetails: p.authorizationDetails,
+      lifetime,
+      ttlCeiling: ceiling,
+      depth: 0,
+      reuse: { kind: vc ? 'vc' : 'access', dpopJkt: p.dpopJkt ?? null },
+      now: p.now,
+      escalation: p.escalation,
+    });
+    if (verdict.kind === 'refuse') {
+      await recordRefusal(tx, grant, grant.clientId, verdict, p.now);
+      return { policyRefusal: verdict.error };
+    }
+
+    const mint = vc ? mintVcToken : mintAccessToken;
+    const common = {
       issuer: p.issuer,
       subject: grant.userId,
       audience: resource,
       clientId: grant.clientId,
-      scopes,
       actor: { sub: grant.clientId },
       tenantId: grant.tenantId,
       grantId: grant.id,
       task: p.task,
       dpopJkt: p.dpopJkt,
-      issuedAt: p.now,
-      lifetime: lifetimeFor(grant, p),
-      status: p.status,
-    });
-    const vc = p.form === 'vc';
-    await recordIssuedToken(tx, minted, {
-      kind: vc ? 'vc' : 'access',
-      parentJti: null,
-      ancestors: [],
-      depth: 0,
-    });
+    };
+    let minted: Awaited<ReturnType<typeof mint>>;
+    if (verdict.kind === 'reuse') {
+      // The recorded token's own claims, signed again: with EdDSA and an unrotated key,
+      // the very same bytes; its jti, lifetime and status entry are the original's.
+      const t = verdict.token;
+      if (t.statusListId === null || t.statusIdx === null) {
+        throw new Error('a reusable token has no status entry');
+      }
+      const iat = Math.floor(t.issuedAt.getTime() / 1000);
+      minted = await mint(p.signer, {
+        ...common,
+        scopes: t.scope.split(' '),
+        issuedAt: new Date(iat * 1000),
+        lifetime: Math.floor(t.expiresAt.getTime() / 1000) - iat,
+        status: statusEntry(p.issuer, { listId: t.statusListId, idx: t.statusIdx }),
+        jti: t.jti,
+      });
+      await appendAudit(tx, {
+        tenantId: grant.tenantId,
+        at: p.now,
+        action: 'token.reused',
+        actor: `agent:${grant.clientId}`,
+        subject: `token:${t.jti}`,
+        ...auditFields(verdict.decision),
+      });
+    } else {
+      minted = await mint(p.signer, {
+        ...common,
+        scopes: verdict.scopes,
+        issuedAt: p.now,
+        lifetime: verdict.lifetime,
+        status: p.status,
+      });
+      await recordIssuedToken(
+        tx,
+        minted,
+        { kind: vc ? 'vc' : 'access', parentJti: null, ancestors: [], depth: 0 },
+        verdict.decision,
+      );
+    }
+    const expiresIn =
+      verdict.kind === 'reuse'
+        ? minted.claims.exp - Math.floor(p.now.getTime() / 1000)
+        : minted.expiresIn;
     const response: TaskTokenResponse = {
       access_token: minted.token,
       // RFC 9449 §5: a DPoP-bound token is announced as such.
       token_type: vc ? 'N_A' : p.dpopJkt === undefined ? 'Bearer' : 'DPoP',
-      expires_in: minted.expiresIn,
+      expires_in: expiresIn,
       scope: minted.claims.scope,
       issued_token_type: vc ? VC_TOKEN_TYPE : ACCESS_TOKEN_TYPE,
       ...(p.authorizationDetails ? { authorization_details: p.authorizationDetails } : {}),
+      ...(verdict.note ? { policy: verdict.note } : {}),
     };
     return response;
   });
+  if ('policyRefusal' in outcome && outcome.policyRefusal) throw outcome.policyRefusal;
   if ('refusal' in outcome) throw await refusal(db, outcome, p);
   return outcome;
 }
@@ -161,20 +244,45 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
  */
 async function refusal(
   db: Database,
-  outcome: { refusal: AlgebraError; overrunOf: { id: string; tenantId: string } | undefined },
-  p: Pick<TaskMintInput, 'now' | 'overrunThreshold'>,
+  outcome: { refusal: AlgebraError; overrunOf: OverrunOf | undefined },
+  p: Pick<TaskMintInput, 'now' | 'overrunThreshold' | 'policy'>,
 ): Promise<OAuthError> {
   const err = outcome.refusal;
   const code =
     err.code === 'ERR_SCOPE_BEYOND' || err.code === 'ERR_SCOPE_EMPTY'
       ? 'invalid_scope'
       : 'invalid_target';
-  const grant = outcome.overrunOf;
-  if (!grant) return new OAuthError(code, err.message, 400, { cause: err });
+  const over = outcome.overrunOf;
+  if (!over) return new OAuthError(code, err.message, 400, { cause: err });
   const verdict = await db.transaction(async (tx) => {
-    if (!(await lockGrant(tx, grant.id, grant.tenantId))) return undefined;
+    const grant = await lockGrant(tx, over.id, over.tenantId);
+    if (!grant) return undefined;
     const threshold = await overrunThreshold(tx, { tenantId: grant.tenantId }, p.overrunThreshold);
-    return judgeGrant(tx, grant, { outsideGrant: false, threshold, now: p.now, actor: 'broker' });
+    const judged = await judgeGrant(tx, grant, {
+      outsideGrant: false,
+      threshold,
+      now: p.now,
+      actor: 'broker',
+      policy: p.policy,
+      target: over.target,
+    });
+    if (judged.decision) {
+      await appendAudit(tx, {
+        tenantId: grant.tenantId,
+        at: p.now,
+        action: 'overrun.judged',
+        actor: 'broker',
+        subject: `grant:${grant.id}`,
+        ...auditFields(judged.decision),
+        inputs: {
+          ...auditFields(judged.decision).inputs,
+          overruns: judged.overruns,
+          threshold: judged.threshold,
+          grant_revoked: judged.grantRevoked,
+        },
+      });
+    }
+    return judged;
   });
   const note = verdict?.grantRevoked
     ? `; this was overrun ${verdict.overruns} of ${verdict.threshold}, and the grant is now revoked`
@@ -182,23 +290,34 @@ async function refusal(
   return new OAuthError(code, `${err.message}${note}`, 400, { cause: err });
 }
 
-/** The grant's bounds (tokenLifetime), narrowed further by what the task asked for. */
+/** The grant an overrun at the token endpoint was against, and where it reached. */
+interface OverrunOf {
+  id: string;
+  tenantId: string;
+  target: { resource: string; apiClientId: string | undefined; scopes: string[] };
+}
+
+/**
+ * The grant's bounds (tokenLifetime) as the ceiling, and the lifetime to give: the
+ * ceiling narrowed further by what the task asked for.
+ */
 function lifetimeFor(
   grant: { maxTokenTtl: number; expiresAt: Date },
   p: Pick<TaskMintInput, 'accessTokenTtl' | 'now' | 'requestedTtl'>,
-): number {
+): { lifetime: number; ceiling: number } {
   try {
-    const bounded = tokenLifetime({
+    const ceiling = tokenLifetime({
       defaultTtl: p.accessTokenTtl,
       grantMaxTokenTtl: grant.maxTokenTtl,
       grantExpiresAt: grant.expiresAt,
       now: p.now,
     });
-    return boundedLifetime({
+    const lifetime = boundedLifetime({
       now: p.now,
-      ceilings: p.requestedTtl === undefined ? [bounded] : [bounded, p.requestedTtl],
+      ceilings: p.requestedTtl === undefined ? [ceiling] : [ceiling, p.requestedTtl],
       notAfter: [grant.expiresAt],
     });
+    return { lifetime, ceiling };
   } catch (err) {
     if (err instanceof TokenLifetimeError || err instanceof AlgebraError) throw invalidGrant();
     throw err;

@@ -9,6 +9,8 @@ import { issuedTokens } from '../db/schema.ts';
 import { appendAudit } from '../audit/append.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import type { AccessTokenClaims } from './access-token.ts';
+import type { Decision } from '../policy/engine.ts';
+import { auditFields } from '../policy/replay.ts';
 
 /** What kind of token it is and where it comes from; a token minted from a grant has no parent. */
 export interface Lineage {
@@ -25,6 +27,8 @@ export async function recordIssuedToken(
   db: DbOrTx,
   minted: { claims: AccessTokenClaims; status: StatusEntry },
   lineage: Lineage = FROM_GRANT,
+  /** The policy decision that allowed it: its fields and inputs go into the same ledger entry. */
+  decision?: Decision,
 ): Promise<void> {
   const { claims } = minted;
   await db.insert(issuedTokens).values({
@@ -45,8 +49,10 @@ export async function recordIssuedToken(
     statusListId: minted.status.listId,
     statusIdx: minted.status.idx,
   });
+  const decided = decision && auditFields(decision);
   // The ledger entry commits with the record, or neither does.
   await appendAudit(db, {
+    ...decided,
     tenantId: claims.tid,
     at: new Date(claims.iat * 1000),
     action: lineage.parentJti === null ? 'token.minted' : 'token.exchanged',
@@ -62,6 +68,7 @@ export async function recordIssuedToken(
       ...(claims.task ? { task: { ...claims.task } } : {}),
       ...(claims.cnf ? { dpop_jkt: claims.cnf.jkt } : {}),
       ...(lineage.parentJti === null ? {} : { parent: lineage.parentJti, depth: lineage.depth }),
+      ...decided?.inputs,
     },
   });
 }

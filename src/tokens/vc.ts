@@ -94,7 +94,7 @@ export async function mintVcToken(signer: SigningKey, input: VcTokenInput): Prom
   const iat = Math.floor(input.issuedAt.getTime() / 1000);
   const exp = iat + input.lifetime;
   // 122 random bits; a urn:uuid is what VCDM 2.0 §4.4 suggests for an `id` that is not a URL.
-  const id = `urn:uuid:${crypto.randomUUID()}`;
+  const id = input.jti ?? `urn:uuid:${crypto.randomUUID()}`;
   const subjectId = `urn:uuid:${input.subject}`;
   const task = input.task && Object.keys(input.task).length > 0 ? input.task : undefined;
   // The same bit as the access token form's `status` claim, published as a W3C

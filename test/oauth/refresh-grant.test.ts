@@ -145,9 +145,10 @@ describe('per-task mint (refresh_token with the grant handle)', () => {
       authorization_details: task({ max_token_ttl: 45 }),
     });
     expect(shorter.expires_in).toBe(45);
+    // Another task: for the same one, the policy would hand back the live 45 s token (REUSE).
     const longer = await mintOk(w, {
       resource: REPOS,
-      authorization_details: task({ max_token_ttl: 3600 }),
+      authorization_details: task({ identifier: 'pr-8', max_token_ttl: 3600 }),
     });
     expect(longer.expires_in).toBe(120);
   });

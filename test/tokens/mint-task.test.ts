@@ -47,7 +47,7 @@ const agentClient = (): AuthenticatedClient => ({
   name: 'Release bot',
 });
 
-const handler = () => refreshGrant(w.t.deps, w.t.statusIndex);
+const handler = () => refreshGrant(w.t.deps, w.t);
 const request = () =>
   formOf({ grant_type: 'refresh_token', refresh_token: w.handle, resource: REPOS });
 
@@ -101,6 +101,8 @@ describe('per-task mint with a DPoP key', () => {
       signer,
       status: await statusFor(w.t, w.acme.tenantId),
       overrunThreshold: 2,
+      policy: w.t.policy,
+      escalation: { expiresIn: 300, interval: 5 },
     });
     expect(body).toMatchObject({ token_type: 'DPoP', scope: 'repo:write', expires_in: 120 });
   });

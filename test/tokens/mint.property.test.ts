@@ -12,6 +12,7 @@ import { grants } from '../../src/db/schema.ts';
 import { MAIL, OTHER_API, REPOS } from '../delegation/world.ts';
 import { createTaskWorld, mint, type TaskWorld } from '../oauth/task-world.ts';
 import { exchange } from './exchange-world.ts';
+import { permitAll } from '../helpers/policy.ts';
 
 let w: TaskWorld;
 let grant: typeof grants.$inferSelect;
@@ -20,6 +21,9 @@ beforeAll(async () => {
   // The property is the scope algebra over many requests against one grant; overruns
   // revoking the grant at the threshold is tested in test/revocation.
   w = await createTaskWorld({ MANDATE_OVERRUN_THRESHOLD: '1000' });
+  // Likewise the policy: the shipped default would deny the agent after three overruns
+  // and narrow admin scopes; the policy's outcomes are tested in test/tokens/policy-outcomes.
+  await permitAll(w.t, w.acme.tenantId);
   const [row] = await w.t.deps.database.db.select().from(grants);
   if (!row) throw new Error('no grant');
   grant = row;

@@ -59,6 +59,13 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ session, view, ceiling, ma
       <Outcome view={view} />
     ) : (
       <>
+        {view.escalatesGrantId ? (
+          <p class="escalation" role="note">
+            You already gave {view.agentName} a grant. Its policy asks you to approve this one task
+            afresh before {view.agentName} may go on: approving lets one token for it through,
+            nothing more.
+          </p>
+        ) : null}
         {view.bindingMessage ? (
           <p class="binding">
             Check that the agent shows this same code: <strong>{view.bindingMessage}</strong>
