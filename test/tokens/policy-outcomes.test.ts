@@ -20,6 +20,8 @@ import {
   type TaskWorld,
 } from '../oauth/task-world.ts';
 import { csrfOf, postJson, registeredPerson, type Registered } from '../passkeys/ceremonies.ts';
+import { isRevokedInDb, report } from '../revocation/revocation-world.ts';
+import { exchange } from './exchange-world.ts';
 
 let w: TaskWorld;
 beforeEach(async () => {
@@ -295,5 +297,93 @@ describe('the policy at the per-task mint', () => {
           .where(eq(issuedTokens.scope, 'repo:write')),
       ).toEqual([]);
     });
+  });
+});
+
+describe('the policy at a token exchange', () => {
+  const EXCHANGE = 'action == Mandate::Action::"ExchangeToken"';
+
+  it("narrows a sub-agent's token (ADAPT) and refuses what a forbid names (DENY)", async () => {
+    await push(
+      `${PERMIT}@id("sub-agents-read-briefly")\n@outcome("adapt")\n@max_ttl("20")\n@drop_scopes("repo:write")\npermit (principal, ${EXCHANGE}, resource);\n` +
+        `@id("no-grandchildren")\nforbid (principal, ${EXCHANGE}, resource)\nwhen { context.depth > 1 };\n`,
+    );
+    const parent = await mintOk(w, { resource: REPOS, scope: 'repo:read repo:write' });
+    const res = await exchange(w, w.acme.otherAgent, parent.access_token);
+    expect(res.status).toBe(200);
+    const child = (await res.json()) as Record<string, unknown> & { access_token: string };
+    expect(child).toMatchObject({
+      scope: 'repo:read',
+      expires_in: 20,
+      policy: {
+        outcome: 'ADAPT',
+        policies: ['sub-agents-read-briefly'],
+        narrowed: { scope: { dropped: 'repo:write' } },
+      },
+    });
+    const [exchanged] = await entries('token.exchanged');
+    expect(exchanged).toMatchObject({
+      decision: 'ADAPT',
+      actor: `agent:${w.acme.otherAgent.clientId}`,
+      inputs: { decision_request: { action: 'ExchangeToken', depth: 1 } },
+    });
+
+    const before = await snapshot(w);
+    const deeper = await exchange(w, w.acme.otherAgent, child.access_token);
+    const error = await expectOAuthError(deeper, 'access_denied');
+    expect(error.error_description).toContain('no-grandchildren');
+    expect(await snapshot(w)).toEqual(before);
+    expect(await entries('token.denied')).toHaveLength(1);
+    expect(await expectEveryDecisionReplays()).toBe(3);
+  });
+});
+
+describe('the policy at overrun handling', () => {
+  const OVERRUN = 'action == Mandate::Action::"HandleOverrun"';
+
+  it('keeps the grant under the shipped default below the threshold, and records why', async () => {
+    const token = (await mintOk(w, { resource: REPOS, scope: 'repo:read' })).access_token;
+    const res = await report(w, w.acme.api, { token, attempted_scope: 'repo:write' });
+    expect(await res.json()).toMatchObject({ revoked: ['token'], overruns: 1, threshold: 2 });
+    const [reported] = await entries('overrun.reported');
+    expect(reported).toMatchObject({
+      decision: 'ALLOW',
+      policyVersion: 0,
+      inputs: {
+        grant_revoked: false,
+        decision_request: {
+          action: 'HandleOverrun',
+          overrun: { grantOverruns: 1, threshold: 2, outsideGrant: false },
+        },
+      },
+    });
+    expect(await expectEveryDecisionReplays()).toBe(2);
+  });
+
+  it("revokes the grant when the tenant's bundle says so, even on a first overrun inside it", async () => {
+    await push(`${PERMIT}@id("zero-tolerance")\nforbid (principal, ${OVERRUN}, resource);\n`);
+    const token = (await mintOk(w, { resource: REPOS, scope: 'repo:read' })).access_token;
+    const res = await report(w, w.acme.api, { token, attempted_scope: 'repo:write' });
+    expect(await res.json()).toMatchObject({ revoked: ['token', 'grant'], overruns: 1 });
+    expect(await isRevokedInDb(w.t, String(decodeJwt(token).jti))).toBe(true);
+    await expectOAuthError(await mint(w, { resource: REPOS }), 'invalid_grant');
+    const [reported] = await entries('overrun.reported');
+    expect(reported).toMatchObject({ decision: 'DENY', policyId: expect.any(String) as string });
+    expect(reported?.inputs).toMatchObject({ grant_revoked: true });
+    expect(await expectEveryDecisionReplays()).toBe(2);
+  });
+
+  it('judges an overrun refused at the token endpoint the same way', async () => {
+    await push(`${PERMIT}@id("zero-tolerance")\nforbid (principal, ${OVERRUN}, resource);\n`);
+    const res = await mint(w, { resource: REPOS, scope: 'repo:admin' });
+    const error = await expectOAuthError(res, 'invalid_scope');
+    expect(error.error_description).toContain('the grant is now revoked');
+    const [judged] = await entries('overrun.judged');
+    expect(judged).toMatchObject({
+      decision: 'DENY',
+      subject: `grant:${w.grantId}`,
+      inputs: { grant_revoked: true },
+    });
+    expect(await expectEveryDecisionReplays()).toBe(1);
   });
 });
