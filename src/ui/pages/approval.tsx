@@ -48,13 +48,14 @@ const Outcome: FC<{ view: RequestView }> = ({ view }) => {
   );
 };
 
+const headline = (view: RequestView) =>
+  view.escalatesGrantId
+    ? `${view.agentName} asks you to approve one task`
+    : `${view.agentName} asks to act for you`;
+
 export const ApprovalPage: FC<ApprovalPageProps> = ({ session, view, ceiling, maxTokenTtl }) => (
-  <Layout
-    title={`${view.agentName} asks to act for you`}
-    session={session}
-    scripts={['simplewebauthn.js', 'approval.js']}
-  >
-    <h1>{view.agentName} asks to act for you</h1>
+  <Layout title={headline(view)} session={session} scripts={['simplewebauthn.js', 'approval.js']}>
+    <h1>{headline(view)}</h1>
     {view.status !== 'pending' ? (
       <Outcome view={view} />
     ) : (
@@ -83,7 +84,11 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ session, view, ceiling, ma
           data-csrf={session.csrfToken}
           data-request-id={view.id}
         >
-          <p>Untick anything you do not want to allow.</p>
+          {view.escalatesGrantId ? (
+            <p>This is exactly what the task asks for; approve it all, or deny it.</p>
+          ) : (
+            <p>Untick anything you do not want to allow.</p>
+          )}
           {view.resources.map((r, i) => (
             <fieldset data-resource={r.resource} class="api">
               <legend>
@@ -99,6 +104,7 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ session, view, ceiling, ma
                         id={id}
                         value={s.name}
                         checked
+                        disabled={view.escalatesGrantId !== null}
                         aria-describedby={`${id}-about`}
                       />
                       <label for={id}>{s.name}</label>
@@ -112,18 +118,24 @@ export const ApprovalPage: FC<ApprovalPageProps> = ({ session, view, ceiling, ma
               </ul>
             </fieldset>
           ))}
-          <p class="duration">
-            <label for="duration">The permission lasts</label>{' '}
-            <select id="duration" name="duration">
-              {durationChoices(ceiling).map((d) => (
-                <option value={String(d)}>{describeDuration(d)}</option>
-              ))}
-            </select>
-          </p>
+          {view.escalatesGrantId ? (
+            // A fresh approval lives inside the grant it escalates: nothing to choose.
+            <input type="hidden" id="duration" name="duration" value={String(ceiling)} />
+          ) : (
+            <p class="duration">
+              <label for="duration">The permission lasts</label>{' '}
+              <select id="duration" name="duration">
+                {durationChoices(ceiling).map((d) => (
+                  <option value={String(d)}>{describeDuration(d)}</option>
+                ))}
+              </select>
+            </p>
+          )}
           <p class="fine">
-            The agent gets a separate token for each task, each valid for at most{' '}
-            {describeDuration(maxTokenTtl)}. You can revoke the permission at any time from your
-            dashboard. This request expires at {formatTime(view.expiresAt)}.
+            {view.escalatesGrantId
+              ? null
+              : `The agent gets a separate token for each task, each valid for at most ${describeDuration(maxTokenTtl)}. You can revoke the permission at any time from your dashboard. `}
+            This request expires at {formatTime(view.expiresAt)}.
           </p>
           <div class="actions">
             <button type="submit" class="button button-primary">
