@@ -5,7 +5,7 @@
  * ledger stores it (jsonb inputs, real risk score) and replayed from the stored
  * row by a fresh engine, which knows nothing but the database.
  */
-import { asc } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { auditEntries } from '../../src/db/schema.ts';
@@ -145,7 +145,12 @@ describe('replay, for every decision of a generated history', () => {
           db,
           cedar: await loadNodeCedar(),
         });
-        const rows = await db.select().from(auditEntries).orderBy(asc(auditEntries.id));
+        // The decisions; each push is in the ledger too, as policy.pushed.
+        const rows = await db
+          .select()
+          .from(auditEntries)
+          .where(eq(auditEntries.action, 'policy.decided'))
+          .orderBy(asc(auditEntries.id));
         expect(rows.length).toBe(history.filter((s) => s.kind === 'decide').length);
         for (const row of rows) {
           const replay = await replayDecision(fresh, {
