@@ -24,7 +24,7 @@ export type { TaskTokenRequest } from './agent/task-token.ts';
 export { VC_TOKEN_TYPE } from './agent/task-token.ts';
 export type { ExchangeRequest } from './agent/exchange.ts';
 export type { ApiRequestInit } from './agent/call-api.ts';
-export type { AccessToken, TokenType } from './agent/token-response.ts';
+export type { AccessToken, PolicyNote, TokenType } from './agent/token-response.ts';
 export {
   generateAgentKey,
   publicJwks,

@@ -4,7 +4,7 @@
  * must), with the broker's clock kept at real time while the SDK signs with it. The
  * person's approval is made through the delegation world's helpers, without a browser.
  */
-import { eq } from 'drizzle-orm';
+import { and, eq, isNotNull } from 'drizzle-orm';
 import { Hono } from 'hono';
 import {
   base64url,
@@ -481,5 +481,62 @@ describe('mandate/agent: connecting', () => {
     await expect(
       agent.requestGrant({ loginHint: 'ada@example.com', scope: 'repo:read', resource: REPOS }),
     ).rejects.toMatchObject({ code: 'ERR_AGENT_OAUTH', error: 'invalid_client', status: 401 });
+  });
+});
+
+describe('mandate/agent: what the policy decides', () => {
+  const MINT = 'action == Mandate::Action::"MintTaskToken"';
+  const push = (text: string) =>
+    w.t.policy?.push(
+      w.acme.tenantId,
+      `@id("permit-all")\npermit (principal, action, resource);\n${text}`,
+      'test',
+    );
+
+  it('shows what the policy narrowed, and waits for the person on an escalated task', async () => {
+    const agent = await connect();
+    const grant = await approved(agent);
+    await push(
+      `@id("short-reads")\n@outcome("adapt")\n@max_ttl("15")\npermit (principal, ${MINT}, resource is Mandate::Scope)\nwhen { resource.name == "repo:read" };\n` +
+        `@id("writes-need-the-person")\n@outcome("escalate")\npermit (principal, ${MINT}, resource is Mandate::Scope)\nwhen { resource.name == "repo:write" && !context.fresh_approval };\n`,
+    );
+    const read = await agent.mintTaskToken(grant, { resource: REPOS, scope: 'repo:read' });
+    expect(read.expiresIn).toBe(15);
+    expect(read.policy).toMatchObject({
+      outcome: 'ADAPT',
+      policies: ['short-reads'],
+      narrowed: { expires_in: { granted: 15 } },
+    });
+
+    const write = {
+      resource: REPOS,
+      scope: 'repo:write',
+      task: { identifier: 'tag', purpose: 'Tag 1.0' },
+    };
+    // Without waiting: the broker's authorization_pending, as an error.
+    await expect(agent.mintTaskToken(grant, write)).rejects.toMatchObject({
+      code: 'ERR_AGENT_OAUTH',
+      error: 'authorization_pending',
+    });
+    // Waiting, and the caller gives up.
+    await expect(
+      agent.mintTaskToken(grant, {
+        ...write,
+        waitForApproval: { interval: 0.05, signal: AbortSignal.timeout(200) },
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_AGENT_ABORTED' });
+    // Waiting while the person approves.
+    const waiting = agent.mintTaskToken(grant, { ...write, waitForApproval: { interval: 0.05 } });
+    const [escalation] = await w.t.deps.database.db
+      .select({ id: cibaRequests.id })
+      .from(cibaRequests)
+      // Opened by the first refused mint; every retry since answered from the same one.
+      .where(and(eq(cibaRequests.clientId, clientId), isNotNull(cibaRequests.escalatesGrantId)));
+    await approve(w, escalation?.id ?? '', {
+      resources: [{ resource: REPOS, scopes: ['repo:write'] }],
+    });
+    const token = await waiting;
+    expect(token.scope).toBe('repo:write');
+    expect(claimsOf(token.token)).toMatchObject({ task: { id: 'tag' } });
   });
 });

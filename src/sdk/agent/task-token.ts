@@ -29,6 +29,13 @@ export interface TaskTokenRequest {
   };
   /** `vc` asks for the verifiable-credential form instead of an RFC 9068 access token. */
   format?: 'jwt' | 'vc';
+  /**
+   * When the tenant's policy wants the person to approve this task afresh (ESCALATE),
+   * the broker answers `authorization_pending`. By default that is thrown; with this
+   * option the SDK asks again every `interval` seconds (default 5) until the person
+   * approved (the token), refused (`access_denied`), or `signal` aborts.
+   */
+  waitForApproval?: { interval?: number; signal?: AbortSignal };
 }
 
 export async function mintTaskToken(
@@ -60,6 +67,47 @@ export async function mintTaskToken(
     );
   }
   if (req.format === 'vc') params.set('requested_token_type', VC_TOKEN_TYPE);
+  const wait = req.waitForApproval;
+  for (;;) {
+    try {
+      return await mintOnce(ctx, handle, params, req);
+    } catch (err) {
+      if (!wait || !(err instanceof MandateAgentError) || err.error !== 'authorization_pending') {
+        throw err;
+      }
+      await pause((wait.interval ?? 5) * 1000, wait.signal, err);
+    }
+  }
+}
+
+/** Sleeps, or throws ERR_AGENT_ABORTED when the caller's signal ends the wait. */
+function pause(ms: number, signal: AbortSignal | undefined, pending: MandateAgentError) {
+  return new Promise<void>((resolve, reject) => {
+    const stop = () => {
+      clearTimeout(timer);
+      reject(
+        new MandateAgentError(
+          'ERR_AGENT_ABORTED',
+          'the caller stopped waiting for the person to approve the task',
+          { cause: pending },
+        ),
+      );
+    };
+    if (signal?.aborted) return stop();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', stop);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+}
+
+async function mintOnce(
+  ctx: AgentContext,
+  handle: string,
+  params: URLSearchParams,
+  req: TaskTokenRequest,
+): Promise<AccessToken> {
   try {
     const res =
       req.format === 'vc'

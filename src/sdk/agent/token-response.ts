@@ -23,6 +23,32 @@ export interface AccessToken {
   issuedTokenType: string | undefined;
   /** RFC 9396 details echoed by the broker (the agent_task), when any. */
   authorizationDetails: Record<string, unknown>[] | undefined;
+  /**
+   * Set when the broker's policy changed the answer: `ADAPT` (narrowed; `narrowed`
+   * says what) or `REUSE` (the identical live token of this task came back).
+   */
+  policy: PolicyNote | undefined;
+}
+
+/** The token response's `policy` member (docs/POLICY.md, "What the agent sees"). */
+export interface PolicyNote {
+  outcome: 'ADAPT' | 'REUSE';
+  policies: string[];
+  explanation: string;
+  narrowed?: {
+    scope?: { requested: string; granted: string; dropped: string };
+    expires_in?: { requested: number; granted: number };
+  };
+}
+
+function policyNote(value: unknown): PolicyNote | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const note = value as Partial<PolicyNote>;
+  return (note.outcome === 'ADAPT' || note.outcome === 'REUSE') &&
+    Array.isArray(note.policies) &&
+    typeof note.explanation === 'string'
+    ? (value as PolicyNote)
+    : undefined;
 }
 
 const TYPES: Record<string, TokenType> = { dpop: 'DPoP', bearer: 'Bearer', n_a: 'N_A' };
@@ -49,5 +75,6 @@ export function toAccessToken(res: TokenEndpointResponse, now = Date.now()): Acc
     expiresAt: new Date(now + expiresIn * 1000),
     issuedTokenType: typeof issued === 'string' ? issued : undefined,
     authorizationDetails: Array.isArray(details) ? details : undefined,
+    policy: policyNote(res.policy),
   };
 }
