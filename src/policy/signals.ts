@@ -167,6 +167,8 @@ export interface IdenticalToken {
   expiresAt: Date;
   statusListId: string | null;
   statusIdx: number | null;
+  /** The `task` claim as recorded (its purpose may differ from this request's words). */
+  task: Record<string, unknown> | null;
 }
 
 interface CandidateJson {
@@ -176,6 +178,7 @@ interface CandidateJson {
   expires_at: string;
   status_list_id: string | null;
   status_idx: number | null;
+  task: Record<string, unknown> | null;
 }
 
 /**
@@ -190,7 +193,8 @@ function identicalCandidates(db: DbOrTx, q: IdenticalQuery) {
       list: sql`coalesce(json_agg(json_build_object(
         'jti', ${issuedTokens.jti}, 'scope', ${issuedTokens.scope},
         'issued_at', ${issuedTokens.issuedAt}, 'expires_at', ${issuedTokens.expiresAt},
-        'status_list_id', ${issuedTokens.statusListId}, 'status_idx', ${issuedTokens.statusIdx}
+        'status_list_id', ${issuedTokens.statusListId}, 'status_idx', ${issuedTokens.statusIdx},
+        'task', ${issuedTokens.task}
       ) order by ${issuedTokens.expiresAt} desc), '[]'::json)`,
     })
     .from(issuedTokens)
@@ -224,6 +228,7 @@ function pickIdentical(candidates: CandidateJson[], scopes: string[]): Identical
       expiresAt: new Date(same.expires_at),
       statusListId: same.status_list_id,
       statusIdx: same.status_idx,
+      task: same.task,
     }
   );
 }

@@ -191,6 +191,7 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
         lifetime: Math.floor(t.expiresAt.getTime() / 1000) - iat,
         status: statusEntry(p.issuer, { listId: t.statusListId, idx: t.statusIdx }),
         jti: t.jti,
+        task: taskClaim(t.task),
       });
       await appendAudit(tx, {
         tenantId: grant.tenantId,
@@ -351,4 +352,14 @@ async function recordOverrun(
     subject: `grant:${grant.id}`,
     inputs: { agent: grant.clientId, person: grant.userId, grant: grant.id, ...attempted },
   });
+}
+
+/** A recorded `task` (jsonb) as the claim it was minted with. */
+function taskClaim(task: Record<string, unknown> | null): TaskClaim | undefined {
+  if (!task) return undefined;
+  const { id, purpose } = task;
+  return {
+    ...(typeof id === 'string' ? { id } : {}),
+    ...(typeof purpose === 'string' ? { purpose } : {}),
+  };
 }

@@ -24,9 +24,18 @@ import { isRevokedInDb, report } from '../revocation/revocation-world.ts';
 import { exchange } from './exchange-world.ts';
 
 let w: TaskWorld;
+/** Decisions recorded while the world was set up (the CIBA request and its approval). */
+let decidedBefore: number;
 beforeEach(async () => {
   w = await createTaskWorld();
+  decidedBefore = (await decided()).length;
 });
+
+const decided = () =>
+  w.t.deps.database.db
+    .select()
+    .from(auditEntries)
+    .where(and(eq(auditEntries.tenantId, w.acme.tenantId), isNotNull(auditEntries.decision)));
 afterEach(async () => w.t.close());
 
 const engine = () => {
@@ -38,8 +47,8 @@ const push = (policies: string) => engine().push(w.acme.tenantId, policies, 'tes
 const PERMIT = '@id("permit-all")\npermit (principal, action, resource);\n';
 const MINT = 'action == Mandate::Action::"MintTaskToken"';
 
-const task = (identifier: string) =>
-  JSON.stringify([{ type: 'agent_task', identifier, purpose: 'tidy the repository' }]);
+const task = (identifier: string, purpose = 'tidy the repository') =>
+  JSON.stringify([{ type: 'agent_task', identifier, purpose }]);
 
 /** The tenant's ledger entries of one action, oldest first; the CIBA redemption's first token is entry 1 of token.minted. */
 async function entries(action: string) {
@@ -50,13 +59,10 @@ async function entries(action: string) {
     .orderBy(asc(auditEntries.id));
 }
 
-/** Every recorded decision of the tenant replays to its recorded outcome. */
+/** Every recorded decision of the tenant replays to its recorded outcome; returns how many the test made. */
 async function expectEveryDecisionReplays(): Promise<number> {
-  const decided = await w.t.deps.database.db
-    .select()
-    .from(auditEntries)
-    .where(and(eq(auditEntries.tenantId, w.acme.tenantId), isNotNull(auditEntries.decision)));
-  for (const e of decided) {
+  const all = await decided();
+  for (const e of all) {
     const replay = await replayDecision(engine(), {
       tenantId: e.tenantId,
       outcome: e.decision ?? '',
@@ -68,7 +74,7 @@ async function expectEveryDecisionReplays(): Promise<number> {
     });
     expect(replay.differences, `${e.action} #${e.id}`).toEqual([]);
   }
-  return decided.length;
+  return all.length - decidedBefore;
 }
 
 describe('the policy at the per-task mint', () => {
@@ -166,6 +172,13 @@ describe('the policy at the per-task mint', () => {
     expect(second.access_token).toBe(first.access_token);
     expect(second.expires_in).toBe(first.expires_in - 10);
     expect(second.policy?.outcome).toBe('REUSE');
+    // The task is named by its id: other words for it still get the recorded token.
+    const reworded = await mintOk(w, {
+      resource: REPOS,
+      scope: 'repo:read',
+      authorization_details: task('t-1', 'tidy up the repository, please'),
+    });
+    expect(reworded.access_token).toBe(first.access_token);
     const rows = () => w.t.deps.database.db.select().from(issuedTokens);
     const recorded = (await rows()).length;
     const [reused] = await entries('token.reused');
@@ -189,7 +202,7 @@ describe('the policy at the per-task mint', () => {
       authorization_details: task('t-1'),
     });
     expect(afterRevocation.access_token).not.toBe(first.access_token);
-    expect(await expectEveryDecisionReplays()).toBe(4);
+    expect(await expectEveryDecisionReplays()).toBe(5);
   });
 
   describe('ESCALATE', () => {
