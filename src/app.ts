@@ -75,7 +75,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
   app.route('/', revocationRoutes(deps, services));
   app.route('/', pageRoutes(deps));
   app.route('/', passkeyRoutes(deps));
-  app.route('/', delegationRoutes(deps));
+  app.route('/', delegationRoutes(deps, services));
 
   app.notFound((c) =>
     errorResponse(new OAuthError('not_found', 'no such endpoint', 404), c, deps.log),

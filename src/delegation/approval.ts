@@ -3,8 +3,10 @@
  * (request, scopes left ticked, APIs, grant expiry, token lifetime, a fresh
  * server nonce) as a canonical document and derives the WebAuthn challenge from
  * its SHA-256. Step two accepts only an assertion over that challenge, by this
- * person's own passkey, for this request, once; it then creates the grant with
- * the evidence needed to re-verify the approval later.
+ * person's own passkey, for this request, once; it then asks the tenant's policy
+ * (Approve) and creates the grant, as narrowed as the policy says, with the
+ * evidence needed to re-verify the approval later — or, if the policy refuses,
+ * denies the request. Either way the challenge is used up.
  */
 import {
   generateAuthenticationOptions,
@@ -21,6 +23,7 @@ import { verifyPasskeyAssertion } from '../passkeys/verify-assertion.ts';
 import { consumeChallenge, issueChallenge } from '../passkeys/challenge-store.ts';
 import { claimedChallenge } from '../passkeys/errors.ts';
 import { relyingParty } from '../passkeys/rp.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
 import { randomToken } from '../random.ts';
 import {
   approvalChallenge,
@@ -29,7 +32,13 @@ import {
   parseCanonical,
   type ApprovalDocument,
 } from './approval-document.ts';
-import { approveRequest, DelegationError, narrowResources } from './decide.ts';
+import {
+  approveRequest,
+  DelegationError,
+  MIN_GRANT_TTL,
+  narrowResources,
+  type ApprovalResult,
+} from './decide.ts';
 import { loadRequestView, type RequestView } from './request-view.ts';
 
 export interface ApprovalDeps {
@@ -44,6 +53,8 @@ export interface ApprovalDeps {
     | 'webauthnChallengeTtl'
   >;
   clock: Clock;
+  /** Asked (Approve) before the grant is created; undefined only in benchmarks. */
+  policy: PolicyEngine | undefined;
 }
 
 export interface Who {
@@ -75,10 +86,14 @@ export async function prepareApproval(
   }
   const resources = narrowResources(view.requested, choice.resources);
   const ceiling = durationCeiling(view, deps.config);
-  if (!Number.isInteger(choice.duration) || choice.duration < 60 || choice.duration > ceiling) {
+  if (
+    !Number.isInteger(choice.duration) ||
+    choice.duration < MIN_GRANT_TTL ||
+    choice.duration > ceiling
+  ) {
     throw new DelegationError(
       'ERR_WIDENED',
-      `the duration must be between 60 and ${ceiling} seconds, got ${String(choice.duration)}`,
+      `the duration must be between ${MIN_GRANT_TTL} and ${ceiling} seconds, got ${String(choice.duration)}`,
     );
   }
   const maxTokenTtl = Math.min(
@@ -130,7 +145,7 @@ export async function completeApproval(
   who: Who,
   requestId: string,
   response: AuthenticationResponseJSON,
-): Promise<{ grantId: string }> {
+): Promise<ApprovalResult> {
   const now = deps.clock.now();
   const refused = (why: string) => new DelegationError('ERR_NOT_PENDING', why);
   const challenge = claimedChallenge(response.response.clientDataJSON);
@@ -181,6 +196,7 @@ export async function completeApproval(
         rp_id: rp.rpID,
       },
       now,
+      policy: deps.policy && { engine: deps.policy, grantMaxTtl: deps.config.grantMaxTtl },
     });
   });
 }

@@ -23,6 +23,9 @@ export interface BackchannelInput {
 
 const HINTS = ['login_hint', 'id_token_hint', 'login_hint_token'] as const;
 const BINDING_MESSAGE_MAX = 100;
+/** The most a policy decision can be asked about (src/policy/request.ts): APIs, and scopes per API. */
+export const RESOURCES_MAX = 20;
+export const SCOPES_MAX = 200;
 
 export function parseBackchannelInput(
   form: OAuthForm,
@@ -69,6 +72,9 @@ function parseScopes(raw: string | undefined): string[] {
   }
   const scopes = [...new Set(tokens)].filter((s) => s !== 'openid');
   if (scopes.length === 0) throw new OAuthError('invalid_scope', 'no API scope was requested');
+  if (scopes.length > SCOPES_MAX) {
+    throw new OAuthError('invalid_scope', `at most ${SCOPES_MAX} scopes can be requested at once`);
+  }
   return scopes;
 }
 
@@ -84,7 +90,14 @@ function parseResources(raw: string[]): string[] {
       );
     }
   }
-  return [...new Set(raw)];
+  const resources = [...new Set(raw)];
+  if (resources.length > RESOURCES_MAX) {
+    throw new OAuthError(
+      'invalid_target',
+      `at most ${RESOURCES_MAX} resources can be requested at once`,
+    );
+  }
+  return resources;
 }
 
 /** Shown to the person beside the agent's own display: short, and no invisible characters. */

@@ -1,10 +1,13 @@
 /**
  * POST backchannel_authentication_endpoint (OpenID CIBA Core §7, poll mode only).
  * An agent names a person of its own tenant, the APIs and scopes it wants, and
- * optionally the task (RFC 9396 `agent_task`); the person approves or denies on
- * their own device, and the agent polls the token endpoint with `auth_req_id`.
- * Every check runs before the single INSERT, so a refused request writes nothing
- * (client authentication's replay record aside).
+ * optionally the task (RFC 9396 `agent_task`); the tenant's policy is asked
+ * (RequestGrant), then the person approves or denies on their own device, and the
+ * agent polls the token endpoint with `auth_req_id`.
+ *
+ * Every check runs before the INSERT, so a refused request writes nothing (client
+ * authentication's replay record aside) — except a policy's refusal, whose
+ * `grant.refused` ledger entry commits before the agent gets `access_denied`.
  */
 import { Hono } from 'hono';
 import type { Deps } from '../deps.ts';
@@ -12,8 +15,9 @@ import type { ClientAuthenticator } from '../oauth/client-auth.ts';
 import { clientAuthInput } from '../oauth/client-auth-input.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { readForm } from '../oauth/form.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
 import { parseBackchannelInput } from './backchannel-input.ts';
-import { createCibaRequest } from './create-request.ts';
+import { requestGrant } from './create-request.ts';
 import { resolvePerson } from './resolve-person.ts';
 import { resolveTargets } from './resolve-targets.ts';
 
@@ -21,6 +25,8 @@ export function backchannelRoutes(
   deps: Pick<Deps, 'config' | 'database' | 'clock'>,
   auth: ClientAuthenticator,
   endpoint: string,
+  /** The app's policy engine; undefined only in benchmarks (then nothing is decided). */
+  policy: PolicyEngine | undefined,
 ): Hono {
   const { config } = deps;
   const db = deps.database.db;
@@ -34,22 +40,29 @@ export function backchannelRoutes(
     const input = parseBackchannelInput(form, config);
     const userId = await resolvePerson(db, client.tenantId, input.loginHint);
     const requested = await resolveTargets(db, client.tenantId, input.resources, input.scopes);
-    const created = await createCibaRequest(db, {
-      tenantId: client.tenantId,
-      clientId: client.clientId,
-      userId,
-      requested,
-      authorizationDetails: input.authorizationDetails,
-      bindingMessage: input.bindingMessage,
-      expiresIn: input.requestedExpiry ?? config.cibaRequestTtl,
-      interval: config.cibaInterval,
-      now: deps.clock.now(),
-    });
-    const { auth_req_id, expires_in, interval } = created;
-    return c.json({ auth_req_id, expires_in, interval }, 200, {
-      'cache-control': 'no-store',
-      pragma: 'no-cache',
-    });
+    const outcome = await db.transaction((tx) =>
+      requestGrant(tx, policy, {
+        tenantId: client.tenantId,
+        clientId: client.clientId,
+        userId,
+        requested,
+        authorizationDetails: input.authorizationDetails,
+        bindingMessage: input.bindingMessage,
+        expiresIn: input.requestedExpiry ?? config.cibaRequestTtl,
+        interval: config.cibaInterval,
+        grantTtl: input.authorizationDetails?.[0]?.duration ?? config.grantTtl,
+        grantMaxTtl: config.grantMaxTtl,
+        now: deps.clock.now(),
+      }),
+    );
+    // A refusal committed with its ledger entry; only now does the agent hear of it.
+    if (outcome.kind === 'refused') throw outcome.error;
+    const { auth_req_id, expires_in, interval } = outcome.response;
+    return c.json(
+      { auth_req_id, expires_in, interval, ...(outcome.note ? { policy: outcome.note } : {}) },
+      200,
+      { 'cache-control': 'no-store', pragma: 'no-cache' },
+    );
   });
   return app;
 }

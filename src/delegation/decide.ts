@@ -3,12 +3,23 @@
  * a grant in one transaction: the request moves from `pending` with a
  * compare-and-swap, so of two concurrent decisions exactly one lands, and a grant
  * never exists without its approved request (or the reverse).
+ *
+ * Before the grant is created the tenant's policy is asked (Approve, with the
+ * person's fresh approval on record): DENY turns the approval into a denial by the
+ * broker, ADAPT creates the grant narrowed (grant-policy.ts).
  */
 import { appendAudit } from '../audit/append.ts';
 import { and, eq, gt } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/database.ts';
 import { cibaRequests, grants, type ApprovalEvidence, type ResourceScopes } from '../db/schema.ts';
+import type { Decision, PolicyEngine } from '../policy/engine.ts';
+import { auditFields } from '../policy/replay.ts';
 import { isUuid } from '../random.ts';
+import { askGrantPolicy, narrowGrant, taskOf, type GrantPolicyNote } from './grant-policy.ts';
+import { agentTask } from './request-view.ts';
+
+/** The shortest grant a person can approve, seconds. */
+export const MIN_GRANT_TTL = 60;
 
 export type DelegationErrorCode = 'ERR_NOT_PENDING' | 'ERR_WIDENED' | 'ERR_EMPTY';
 
@@ -36,7 +47,25 @@ export interface Approval {
   maxTokenTtl: number;
   evidence: ApprovalEvidence;
   now: Date;
+  /**
+   * The policy to ask (Approve) and MANDATE_GRANT_MAX_TTL, its `ttl_ceiling`;
+   * undefined decides nothing (an app built with `policy: false`, for benchmarks).
+   */
+  policy: { engine: PolicyEngine; grantMaxTtl: number } | undefined;
 }
+
+export type ApprovalResult =
+  | {
+      kind: 'approved';
+      grantId: string;
+      /** What the policy narrowed (ADAPT). */
+      note?: GrantPolicyNote | undefined;
+    }
+  /**
+   * The policy refused: the request is denied (by the broker, in the ledger) and no
+   * grant exists. Committed with the caller's transaction, so the challenge stays used.
+   */
+  | { kind: 'refused'; explanation: string; decision: Decision };
 
 /**
  * Narrows `requested` to `approved`: only resources and scopes that were asked for,
@@ -71,11 +100,12 @@ export function narrowResources(
 }
 
 /**
- * Approves a pending, unexpired request of this person and creates its grant.
- * Given a transaction, it nests (a savepoint), so the caller's other writes
- * (consuming the challenge, the passkey counter) commit or fail with it.
+ * Approves a pending, unexpired request of this person and creates its grant, as
+ * the policy allows. Given a transaction, it nests (a savepoint), so the caller's
+ * other writes (consuming the challenge, the passkey counter) commit or fail with it.
+ * A policy refusal is returned, not thrown, so that it commits too.
  */
-export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId: string }> {
+export async function approveRequest(db: DbOrTx, a: Approval): Promise<ApprovalResult> {
   if (!isUuid(a.requestId)) throw notPending();
   return db.transaction(async (tx) => {
     const [request] = await tx
@@ -92,8 +122,60 @@ export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId
     if (!request || request.status !== 'pending' || request.expiresAt <= a.now) {
       throw notPending();
     }
-    const resources = narrowResources(request.requested, a.resources);
-    if (request.escalatesGrantId !== null) return approveEscalation(tx, a, request, resources);
+    const approved = narrowResources(request.requested, a.resources);
+    // A fresh approval of one task answers a decision already (ESCALATE): not asked again.
+    if (request.escalatesGrantId !== null) return approveEscalation(tx, a, request, approved);
+
+    let resources = approved;
+    let expiresAt = a.grantExpiresAt;
+    let maxTokenTtl = a.maxTokenTtl;
+    let decision: Decision | undefined;
+    let note: GrantPolicyNote | undefined;
+    if (a.policy) {
+      const duration = Math.max(
+        0,
+        Math.floor((a.grantExpiresAt.getTime() - a.now.getTime()) / 1000),
+      );
+      decision = await askGrantPolicy(tx, a.policy.engine, {
+        action: 'Approve',
+        tenantId: a.tenantId,
+        agent: request.clientId,
+        person: a.userId,
+        resources: approved,
+        task: taskOf(agentTask(request.authorizationDetails)),
+        duration,
+        ttlCeiling: a.policy.grantMaxTtl,
+        freshApproval: true,
+        now: a.now,
+      });
+      if (decision.outcome === 'DENY') {
+        return refuseApproval(tx, a, request, approved, decision, decision.explanation);
+      }
+      // ESCALATE is satisfied by the passkey assertion just made; REUSE has no token to reuse.
+      const narrowed = narrowGrant(decision, approved, duration);
+      // Capped to nothing: no grant to create (a duration that ran out meanwhile is not the policy's).
+      if (narrowed.duration < duration && narrowed.duration < 1) {
+        return refuseApproval(
+          tx,
+          a,
+          request,
+          approved,
+          decision,
+          `${decision.explanation}, which leaves no time to grant`,
+        );
+      }
+      resources = narrowed.resources;
+      note = narrowed.note;
+      if (narrowed.duration < duration) {
+        expiresAt = new Date(a.now.getTime() + narrowed.duration * 1000);
+        if (maxTokenTtl > narrowed.duration) {
+          if (note)
+            note.narrowed.max_token_ttl = { requested: maxTokenTtl, granted: narrowed.duration };
+          maxTokenTtl = narrowed.duration;
+        }
+      }
+    }
+
     const [grant] = await tx
       .insert(grants)
       .values({
@@ -103,10 +185,10 @@ export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId
         requestId: request.id,
         resources,
         authorizationDetails: request.authorizationDetails,
-        maxTokenTtl: a.maxTokenTtl,
+        maxTokenTtl,
         evidence: a.evidence,
         createdAt: a.now,
-        expiresAt: a.grantExpiresAt,
+        expiresAt,
       })
       .returning({ id: grants.id });
     if (!grant) throw new Error('grant insert returned nothing');
@@ -114,7 +196,9 @@ export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId
       .update(cibaRequests)
       .set({ status: 'approved', decidedAt: a.now, grantId: grant.id })
       .where(and(eq(cibaRequests.id, request.id), eq(cibaRequests.status, 'pending')));
+    const decided = decision && auditFields(decision);
     await appendAudit(tx, {
+      ...decided,
       tenantId: a.tenantId,
       at: a.now,
       action: 'grant.approved',
@@ -125,13 +209,50 @@ export async function approveRequest(db: DbOrTx, a: Approval): Promise<{ grantId
         agent: request.clientId,
         person: a.userId,
         resources: resources.map((r) => ({ resource: r.resource, scopes: [...r.scopes] })),
-        max_token_ttl: a.maxTokenTtl,
-        expires: a.grantExpiresAt.toISOString(),
+        max_token_ttl: maxTokenTtl,
+        expires: expiresAt.toISOString(),
         credential: a.evidence.credential_id,
+        ...decided?.inputs,
       },
     });
-    return { grantId: grant.id };
+    return { kind: 'approved', grantId: grant.id, note };
   });
+}
+
+/**
+ * The policy refused what the person approved: the request is denied by the broker
+ * (its poll answers access_denied) and the ledger records the decision. No grant.
+ */
+async function refuseApproval(
+  tx: Tx,
+  a: Approval,
+  request: typeof cibaRequests.$inferSelect,
+  approved: ResourceScopes[],
+  decision: Decision,
+  explanation: string,
+): Promise<ApprovalResult> {
+  await tx
+    .update(cibaRequests)
+    .set({ status: 'denied', decidedAt: a.now })
+    .where(and(eq(cibaRequests.id, request.id), eq(cibaRequests.status, 'pending')));
+  const decided = auditFields(decision);
+  await appendAudit(tx, {
+    ...decided,
+    tenantId: a.tenantId,
+    at: a.now,
+    action: 'grant.denied',
+    actor: 'broker',
+    subject: `request:${request.id}`,
+    inputs: {
+      agent: request.clientId,
+      person: a.userId,
+      resources: approved.map((r) => ({ resource: r.resource, scopes: [...r.scopes] })),
+      expires: a.grantExpiresAt.toISOString(),
+      credential: a.evidence.credential_id,
+      ...decided.inputs,
+    },
+  });
+  return { kind: 'refused', explanation, decision };
 }
 
 /**
@@ -143,7 +264,7 @@ async function approveEscalation(
   a: Approval,
   request: typeof cibaRequests.$inferSelect,
   resources: ResourceScopes[],
-): Promise<{ grantId: string }> {
+): Promise<ApprovalResult> {
   const grantId = request.escalatesGrantId;
   if (grantId === null || request.escalation === null) throw notPending();
   // The policy asked about exactly this task; a partial answer would approve something else.
@@ -174,7 +295,7 @@ async function approveEscalation(
       credential: a.evidence.credential_id,
     },
   });
-  return { grantId };
+  return { kind: 'approved', grantId };
 }
 
 /** Denies a pending, unexpired request of this person. */

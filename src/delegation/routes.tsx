@@ -7,6 +7,7 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
+import type { Services } from '../services.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { PasskeyError } from '../passkeys/errors.ts';
 import { loadSession, requireCsrf, type Session, type SessionEnv } from '../passkeys/session.ts';
@@ -69,9 +70,9 @@ const signedIn = (c: Context<SessionEnv>): Session => {
   return session;
 };
 
-export function delegationRoutes(deps: Deps): Hono<SessionEnv> {
+export function delegationRoutes(deps: Deps, services: Pick<Services, 'policy'>): Hono<SessionEnv> {
   const { config, clock } = deps;
-  const approvalDeps = { db: deps.database.db, config, clock };
+  const approvalDeps = { db: deps.database.db, config, clock, policy: services.policy };
   // Per route, not use('*'): this app is mounted at '/', where a wildcard would run for every endpoint.
   const session = loadSession({ db: deps.database.db, config, clock });
   const csrf = requireCsrf(config);
@@ -110,15 +111,26 @@ export function delegationRoutes(deps: Deps): Hono<SessionEnv> {
   app.post('/requests/:id/approval/verify', session, csrf, async (c) => {
     const { response } = await jsonBody(c, verifySchema);
     const id = c.req.param('id');
-    const { grantId } = await completeApproval(
+    const result = await completeApproval(
       approvalDeps,
       signedIn(c),
       id,
       response as AuthenticationResponseJSON,
     ).catch(refusal);
-    return c.json({ status: 'approved', grant_id: grantId, redirect: `/requests/${id}` }, 200, {
-      'cache-control': 'no-store',
-    });
+    if (result.kind === 'refused') {
+      // The request is now denied (the agent's poll answers access_denied); the challenge is used.
+      throw new OAuthError('access_denied', `refused by policy: ${result.explanation}`, 403);
+    }
+    return c.json(
+      {
+        status: 'approved',
+        grant_id: result.grantId,
+        redirect: `/requests/${id}`,
+        ...(result.note ? { policy: result.note } : {}),
+      },
+      200,
+      { 'cache-control': 'no-store' },
+    );
   });
 
   app.post('/requests/:id/deny', session, csrf, async (c) => {

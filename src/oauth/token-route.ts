@@ -105,7 +105,10 @@ export function tokenRoutes(deps: Deps, services: Services): Hono {
     paths.token,
     tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps, services), dpop),
   );
-  app.route(paths.backchannel, backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`));
+  app.route(
+    paths.backchannel,
+    backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`, services.policy),
+  );
   app.route(
     paths.introspection,
     introspectionEndpoint(deps, auth, `${issuer}${paths.introspection}`),

@@ -197,6 +197,20 @@ describe('backchannel authentication endpoint', () => {
     );
   });
 
+  it('refuses more APIs or scopes than one policy decision is asked about', async () => {
+    const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
+    await expectRefusal(
+      { ...validRequest, resource: many(21, (i) => `https://api${i}.acme.example/`) },
+      'invalid_target',
+      'at most 20 resources can be requested at once',
+    );
+    await expectRefusal(
+      { ...validRequest, scope: many(201, (i) => `s${i}`).join(' ') },
+      'invalid_scope',
+      'at most 200 scopes can be requested at once',
+    );
+  });
+
   it('refuses a disabled API like an unknown one', async () => {
     const { disableApi } = await import('../../src/registry/apis.ts');
     await disableApi(w.t.deps.database.db, 'acme', { audience: MAIL });

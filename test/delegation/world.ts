@@ -9,6 +9,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { cibaRequests, tenants, users } from '../../src/db/schema.ts';
 import type { ApprovalEvidence } from '../../src/db/schema.ts';
 import { approveRequest, denyRequest } from '../../src/delegation/decide.ts';
+import type { GrantPolicyNote } from '../../src/delegation/grant-policy.ts';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth.ts';
 import { sha256base64url, randomToken } from '../../src/random.ts';
 import { addAgent } from '../../src/registry/agents.ts';
@@ -211,6 +212,10 @@ export const placeholderEvidence: ApprovalEvidence = {
   rp_id: 'localhost',
 };
 
+/**
+ * Ada approves (placeholder evidence), as the passkey step would after its checks:
+ * the tenant's policy is asked (Approve) like there. Throws if the policy refused.
+ */
 export async function approve(
   w: World,
   requestId: string,
@@ -219,9 +224,9 @@ export async function approve(
     grantTtl?: number;
     maxTokenTtl?: number;
   } = {},
-) {
+): Promise<{ grantId: string; note?: GrantPolicyNote | undefined }> {
   const now = w.t.clock.now();
-  return approveRequest(w.t.deps.database.db, {
+  const result = await approveRequest(w.t.deps.database.db, {
     tenantId: w.acme.tenantId,
     userId: w.acme.userId,
     requestId,
@@ -233,7 +238,10 @@ export async function approve(
     maxTokenTtl: options.maxTokenTtl ?? 120,
     evidence: placeholderEvidence,
     now,
+    policy: w.t.policy && { engine: w.t.policy, grantMaxTtl: w.t.deps.config.grantMaxTtl },
   });
+  if (result.kind === 'refused') throw new Error(`the policy refused: ${result.explanation}`);
+  return result;
 }
 
 export const deny = (w: World, requestId: string) =>
