@@ -25,6 +25,21 @@ export function setLedgerForBenchmark(on: boolean): void {
   ledgerOn = on;
 }
 
+/** Whether appends write (always, except in a benchmark's ledger-off rounds). */
+export function ledgerEnabled(): boolean {
+  return ledgerOn;
+}
+
+/**
+ * An entry as the row to insert: normalised and hashed. For callers that write the
+ * entry in the same statement as the change it records (a data-modifying CTE: one
+ * round trip for both, as the mint does); throws AuditError like appendAudit.
+ */
+export function auditRow(entry: AuditEntryInput): typeof auditEntries.$inferInsert {
+  const content = normaliseEntry(entry);
+  return { ...content, contentHash: contentHash(content) };
+}
+
 /** Appends one entry; throws AuditError (ERR_AUDIT_INVALID) before writing anything if it is malformed. */
 export async function appendAudit(tx: DbOrTx, entry: AuditEntryInput): Promise<AppendedEntry> {
   const [appended] = await appendAuditMany(tx, [entry]);
@@ -39,10 +54,7 @@ export async function appendAuditMany(
 ): Promise<AppendedEntry[]> {
   if (entries.length === 0) return [];
   if (!ledgerOn) return entries.map(() => ({ id: 0, contentHash: '' }));
-  const rows = entries.map((entry) => {
-    const content = normaliseEntry(entry);
-    return { ...content, contentHash: contentHash(content) };
-  });
+  const rows = entries.map(auditRow);
   // RETURNING of a multi-row INSERT … VALUES lists the rows in VALUES order.
   return tx
     .insert(auditEntries)

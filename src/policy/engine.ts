@@ -43,6 +43,7 @@ import {
   type RecordedRequest,
 } from './request.ts';
 import { riskScore, type RiskAssessment } from './risk.ts';
+import { BaselineCache } from './signals.ts';
 import { CEDAR_SCHEMA } from './schema.ts';
 
 /** What to record in the audit entry's `inputs` (other keys may sit beside these). */
@@ -86,6 +87,8 @@ export class PolicyEngine {
   readonly #prepared: PreparedSets;
   readonly #compiled = new Map<string, Promise<CompiledBundle>>();
   readonly #inForce = new Map<string, { ref: BundleRef; at: number }>();
+  /** Agents' 7-day baselines, counted at most once a minute each (signals.ts). */
+  readonly baselines = new BaselineCache();
 
   constructor(options: PolicyEngineOptions) {
     this.#db = options.db;

@@ -12,7 +12,6 @@
 import {
   and,
   count,
-  countDistinct,
   eq,
   gt,
   gte,
@@ -23,14 +22,23 @@ import {
   lte,
   or,
   sql,
+  type SQLWrapper,
 } from 'drizzle-orm';
 import type { DbOrTx } from '../db/database.ts';
-import { apiScopes, issuedTokens, overrunAttempts } from '../db/schema.ts';
+import { apis, apiScopes, issuedTokens, overrunAttempts } from '../db/schema.ts';
 import type { RiskSignals } from './request.ts';
 import { SENSITIVITIES, type Sensitivity } from './risk.ts';
 
 const HOUR = 3600_000;
 export const BASELINE_HOURS = 7 * 24;
+/**
+ * The recent hour is counted up to this many tokens: the rate factor is at its
+ * maximum from 5 times the baseline on, so the count is exact wherever it matters
+ * for agents whose baseline is up to 200 tokens an hour, and a mint never counts more.
+ */
+export const RECENT_CAP = 1000;
+/** How long a broker process trusts an agent's 7-day baseline before counting it again. */
+export const BASELINE_TTL_MS = 60_000;
 
 export interface FactsQuery {
   tenantId: string;
@@ -39,8 +47,18 @@ export interface FactsQuery {
   now: Date;
   /** Scope names whose sensitivity to read from each API's catalogue. */
   apiScopes?: { apiClientId: string; names: string[] }[];
-  /** Look for the token REUSE would hand back (findIdenticalLiveToken's question). */
-  identical?: Omit<IdenticalQuery, 'tenantId' | 'now'>;
+  /** Every scope of the API with this audience (when its client id is not known yet). */
+  scopesOfAudience?: string;
+  /**
+   * Look for the token REUSE would hand back (findIdenticalLiveToken's question); the
+   * grant may be a column of the statement the facts are part of. Scopes are compared
+   * by readFacts.
+   */
+  identical?: Omit<IdenticalQuery, 'tenantId' | 'now' | 'scopes' | 'grantId'> & {
+    grantId: string | SQLWrapper;
+  };
+  /** Baselines already counted (the engine keeps one per broker process). */
+  baselines?: BaselineCache;
 }
 
 export interface Facts {
@@ -53,23 +71,69 @@ export interface Facts {
 export const sensitivityKey = (apiClientId: string, name: string): string =>
   `${apiClientId} ${name}`;
 
-/** Everything a decision needs from the database, in one round trip. */
-export async function gatherFacts(db: DbOrTx, q: FactsQuery): Promise<Facts> {
+/**
+ * Per (tenant, agent): tokens per hour over the 7 days before the last hour. It moves
+ * slowly and is the one count that grows with an agent's history, so each broker
+ * process counts it at most once a minute per agent. Decisions stay replayable: the
+ * value used is recorded with them.
+ */
+export class BaselineCache {
+  readonly #known = new Map<string, { perHour: number; at: number }>();
+  constructor(
+    private readonly ttlMs = BASELINE_TTL_MS,
+    private readonly capacity = 10_000,
+  ) {}
+
+  get(tenantId: string, clientId: string, now: Date): number | undefined {
+    const known = this.#known.get(`${tenantId} ${clientId}`);
+    const age = known ? now.getTime() - known.at : Infinity;
+    return age >= 0 && age < this.ttlMs ? known?.perHour : undefined;
+  }
+
+  set(tenantId: string, clientId: string, perHour: number, now: Date): void {
+    if (this.#known.size >= this.capacity) this.#known.clear();
+    this.#known.set(`${tenantId} ${clientId}`, { perHour, at: now.getTime() });
+  }
+}
+
+/**
+ * The facts as columns of one SELECT: on their own (gatherFacts) or beside the grant
+ * row the mint reads anyway, so that a mint asks the database once for both.
+ */
+export function factsFields(db: DbOrTx, q: FactsQuery) {
   const mine = and(eq(issuedTokens.tenantId, q.tenantId), eq(issuedTokens.clientId, q.clientId));
   const hourAgo = new Date(q.now.getTime() - HOUR);
   const baselineFrom = new Date(hourAgo.getTime() - BASELINE_HOURS * HOUR);
-  const recent = db
-    .select({ n: count() })
-    .from(issuedTokens)
-    .where(and(mine, gte(issuedTokens.issuedAt, hourAgo), lte(issuedTokens.issuedAt, q.now)));
-  const baseline = db
-    .select({ n: count() })
-    .from(issuedTokens)
-    .where(and(mine, gte(issuedTokens.issuedAt, baselineFrom), lt(issuedTokens.issuedAt, hourAgo)));
-  const used = db
-    .select({ n: countDistinct(issuedTokens.audience) })
-    .from(issuedTokens)
-    .where(and(mine, inArray(issuedTokens.audience, q.audiences)));
+  const recent = db.select({ n: count() }).from(
+    db
+      .select({ one: sql`1` })
+      .from(issuedTokens)
+      .where(and(mine, gte(issuedTokens.issuedAt, hourAgo), lte(issuedTokens.issuedAt, q.now)))
+      .limit(RECENT_CAP)
+      .as('recent'),
+  );
+  const known = q.baselines?.get(q.tenantId, q.clientId, q.now);
+  const baseline =
+    known === undefined
+      ? sql`(${db
+          .select({ n: count() })
+          .from(issuedTokens)
+          .where(
+            and(mine, gte(issuedTokens.issuedAt, baselineFrom), lt(issuedTokens.issuedAt, hourAgo)),
+          )})`
+      : sql`null`;
+  // One EXISTS per API (an index probe each), however long the agent's history.
+  const audiences = [...new Set(q.audiences)];
+  const used = sql.join(
+    audiences.map(
+      (a) =>
+        sql`(case when exists (${db
+          .select({ one: sql`1` })
+          .from(issuedTokens)
+          .where(and(mine, eq(issuedTokens.audience, a)))}) then 1 else 0 end)`,
+    ),
+    sql` + `,
+  );
   const overruns = db
     .select({ n: count() })
     .from(overrunAttempts)
@@ -81,56 +145,82 @@ export async function gatherFacts(db: DbOrTx, q: FactsQuery): Promise<Facts> {
       ),
     );
   const wanted = (q.apiScopes ?? []).filter((a) => a.names.length > 0);
+  const which = [
+    ...wanted.map((a) =>
+      and(eq(apiScopes.apiClientId, a.apiClientId), inArray(apiScopes.name, a.names)),
+    ),
+    ...(q.scopesOfAudience === undefined
+      ? []
+      : [
+          eq(
+            apiScopes.apiClientId,
+            sql`(${db
+              .select({ id: apis.clientId })
+              .from(apis)
+              .where(and(eq(apis.audience, q.scopesOfAudience), eq(apis.tenantId, q.tenantId)))})`,
+          ),
+        ]),
+  ];
   const scopes =
-    wanted.length === 0
+    which.length === 0
       ? sql`null`
       : sql`(${db
           .select({
             m: sql`json_object_agg(${apiScopes.apiClientId} || ' ' || ${apiScopes.name}, ${apiScopes.sensitivity})`,
           })
           .from(apiScopes)
-          .where(
-            and(
-              eq(apiScopes.tenantId, q.tenantId),
-              or(
-                ...wanted.map((a) =>
-                  and(eq(apiScopes.apiClientId, a.apiClientId), inArray(apiScopes.name, a.names)),
-                ),
-              ),
-            ),
-          )})`;
+          .where(and(eq(apiScopes.tenantId, q.tenantId), or(...which)))})`;
   const identical = q.identical
     ? sql`(${identicalCandidates(db, { ...q.identical, tenantId: q.tenantId, now: q.now })})`
     : sql`null`;
-  const [row] = await db
-    .select({
-      recent: sql<number>`(${recent})`.mapWith(Number),
-      baseline: sql<number>`(${baseline})`.mapWith(Number),
-      used: sql<number>`(${used})`.mapWith(Number),
-      overruns: sql<number>`(${overruns})`.mapWith(Number),
-      scopes: sql<Record<string, string> | null>`${scopes}`,
-      identical: sql<CandidateJson[] | null>`${identical}`,
-    })
-    .from(sql`(select 1) as one`);
-  const audiences = new Set(q.audiences).size;
+  return {
+    factsRecent: sql<number>`(${recent})`.mapWith(Number),
+    factsBaseline: sql<number | null>`${baseline}`,
+    factsUsed: sql<number>`(${audiences.length === 0 ? sql`0` : used})`.mapWith(Number),
+    factsOverruns: sql<number>`(${overruns})`.mapWith(Number),
+    factsScopes: sql<Record<string, string> | string | null>`${scopes}`,
+    factsIdentical: sql<CandidateJson[] | string | null>`${identical}`,
+  };
+}
+
+export type FactsRow = {
+  [K in keyof ReturnType<typeof factsFields>]: ReturnType<typeof factsFields>[K]['_']['type'];
+};
+
+/** The facts from a row of factsFields; `scopes`: the token's, for the identical-token match. */
+export function readFacts(row: FactsRow, q: FactsQuery, scopes: string[] = []): Facts {
   const sensitivities = new Map<string, Sensitivity>();
-  for (const [key, value] of Object.entries(parseJson(row?.scopes) ?? {})) {
+  for (const [key, value] of Object.entries(parseJson(row.factsScopes) ?? {})) {
     if ((SENSITIVITIES as readonly string[]).includes(value)) {
       sensitivities.set(key, value as Sensitivity);
     }
   }
+  let baselinePerHour = q.baselines?.get(q.tenantId, q.clientId, q.now);
+  if (baselinePerHour === undefined) {
+    baselinePerHour = Number(row.factsBaseline ?? 0) / BASELINE_HOURS;
+    q.baselines?.set(q.tenantId, q.clientId, baselinePerHour, q.now);
+  }
   return {
     signals: {
-      firstUse: (row?.used ?? 0) < audiences,
-      recentCount: row?.recent ?? 0,
-      baselinePerHour: (row?.baseline ?? 0) / BASELINE_HOURS,
-      recentOverruns: row?.overruns ?? 0,
+      firstUse: row.factsUsed < new Set(q.audiences).size,
+      recentCount: row.factsRecent,
+      baselinePerHour,
+      recentOverruns: row.factsOverruns,
     },
     sensitivities,
-    identical: q.identical
-      ? pickIdentical(parseJson(row?.identical) ?? [], q.identical.scopes)
-      : undefined,
+    identical: q.identical ? pickIdentical(parseJson(row.factsIdentical) ?? [], scopes) : undefined,
   };
+}
+
+/** Everything a decision needs from the database, in one round trip. */
+export async function gatherFacts(
+  db: DbOrTx,
+  q: FactsQuery,
+  scopes: string[] = [],
+): Promise<Facts> {
+  const [row] = await db.select(factsFields(db, q)).from(sql`(select 1) as one`);
+  if (!row) throw new Error('the facts query returned no row');
+  return readFacts(row, q, scopes);
 }
 
 export async function gatherSignals(
@@ -148,7 +238,7 @@ function parseJson<T>(value: T | string | null | undefined): T | undefined {
 
 export interface IdenticalQuery {
   tenantId: string;
-  grantId: string;
+  grantId: string | SQLWrapper;
   audience: string;
   scopes: string[];
   taskId: string;
@@ -187,7 +277,7 @@ interface CandidateJson {
  * as one json array (scopes are compared by pickIdentical). Only tokens minted from
  * the grant (not exchanged ones) qualify.
  */
-function identicalCandidates(db: DbOrTx, q: IdenticalQuery) {
+function identicalCandidates(db: DbOrTx, q: Omit<IdenticalQuery, 'scopes'>) {
   return db
     .select({
       list: sql`coalesce(json_agg(json_build_object(

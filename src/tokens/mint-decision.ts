@@ -8,6 +8,7 @@
  * Runs inside the mint's transaction, after the broker's own checks against the
  * grant: the policy can only narrow what the grant allows, never widen it.
  */
+import type { SQLWrapper } from 'drizzle-orm';
 import type { Tx } from '../db/database.ts';
 import type { ResourceScopes } from '../db/schema.ts';
 import {
@@ -21,7 +22,15 @@ import { OAuthError } from '../oauth/errors.ts';
 import { auditFields } from '../policy/replay.ts';
 import type { Decision, PolicyEngine } from '../policy/engine.ts';
 import type { DecisionRequest } from '../policy/request.ts';
-import { gatherFacts, sensitivityKey, type IdenticalToken } from '../policy/signals.ts';
+import {
+  factsFields,
+  gatherFacts,
+  readFacts,
+  sensitivityKey,
+  type Facts,
+  type FactsQuery,
+  type IdenticalToken,
+} from '../policy/signals.ts';
 import type { TaskClaim } from './access-token.ts';
 
 /** What the response says about the policy's answer, when it changed anything (ADAPT, REUSE). */
@@ -73,6 +82,8 @@ export async function decideMint(
   tx: Tx,
   policy: PolicyEngine | undefined,
   q: MintQuestion,
+  /** Facts read with the grant (mintFactsFields), given the token's scopes; else gathered here. */
+  prefetched?: (scopes: string[]) => Facts | undefined,
 ): Promise<MintVerdict> {
   if (!policy) {
     return {
@@ -84,25 +95,31 @@ export async function decideMint(
     };
   }
   const taskId = q.task?.id;
-  const facts = await gatherFacts(tx, {
-    tenantId: q.tenantId,
-    clientId: q.agent,
-    audiences: [q.target.resource],
-    now: q.now,
-    apiScopes: [{ apiClientId: q.target.api_client_id, names: q.scopes }],
-    ...(q.reuse && taskId !== undefined
-      ? {
-          identical: {
-            grantId: q.grant.id,
-            audience: q.target.resource,
-            scopes: q.scopes,
-            taskId,
-            kind: q.reuse.kind,
-            dpopJkt: q.reuse.dpopJkt,
-          },
-        }
-      : {}),
-  });
+  const facts =
+    prefetched?.(q.scopes) ??
+    (await gatherFacts(
+      tx,
+      {
+        tenantId: q.tenantId,
+        clientId: q.agent,
+        audiences: [q.target.resource],
+        now: q.now,
+        apiScopes: [{ apiClientId: q.target.api_client_id, names: q.scopes }],
+        baselines: policy.baselines,
+        ...(q.reuse && taskId !== undefined
+          ? {
+              identical: {
+                grantId: q.grant.id,
+                audience: q.target.resource,
+                taskId,
+                kind: q.reuse.kind,
+                dpopJkt: q.reuse.dpopJkt,
+              },
+            }
+          : {}),
+      },
+      q.scopes,
+    ));
   const request: DecisionRequest = {
     action: q.action,
     agent: q.agent,
@@ -283,3 +300,52 @@ export async function recordRefusal(
     ...auditFields(verdict.decision),
   });
 }
+
+/**
+ * The facts a mint's decision needs, as columns of the statement that reads (and
+ * share-locks) the grant, so that a mint asks the database once for both. Only when
+ * the request names its one API: otherwise the API is known from the grant alone and
+ * decideMint gathers the facts itself.
+ */
+export function mintFactsFields(
+  tx: Tx,
+  policy: PolicyEngine | undefined,
+  q: {
+    tenantId: string;
+    clientId: string;
+    resources: string[];
+    taskId: string | undefined;
+    kind: 'access' | 'vc';
+    dpopJkt: string | null;
+    now: Date;
+    grantId: SQLWrapper;
+  },
+): { fields: ReturnType<typeof factsFields>; query: FactsQuery } | undefined {
+  const [resource, ...more] = q.resources;
+  // The policy's request holds at most 2000 characters of audience.
+  if (!policy || resource === undefined || more.length > 0 || resource.length > 2000) {
+    return undefined;
+  }
+  const query: FactsQuery = {
+    tenantId: q.tenantId,
+    clientId: q.clientId,
+    audiences: [resource],
+    now: q.now,
+    scopesOfAudience: resource,
+    baselines: policy.baselines,
+    ...(q.taskId === undefined
+      ? {}
+      : {
+          identical: {
+            grantId: q.grantId,
+            audience: resource,
+            taskId: q.taskId,
+            kind: q.kind,
+            dpopJkt: q.dpopJkt,
+          },
+        }),
+  };
+  return { fields: factsFields(tx, query), query };
+}
+
+export { readFacts };

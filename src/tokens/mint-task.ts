@@ -9,7 +9,7 @@
  * recorded as an overrun attempt and that record commits even though the request
  * fails: the transaction returns the error and it is thrown after the commit.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, getTableColumns } from 'drizzle-orm';
 import type { Database, Tx } from '../db/database.ts';
 import { grants, overrunAttempts } from '../db/schema.ts';
 import type { SigningKey } from '../keys/key-store.ts';
@@ -23,7 +23,14 @@ import { appendAudit } from '../audit/append.ts';
 import { judgeGrant, lockGrant, overrunThreshold } from '../revocation/overrun-policy.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
-import { decideMint, recordRefusal, type PolicyNote } from './mint-decision.ts';
+import {
+  decideMint,
+  mintFactsFields,
+  readFacts,
+  recordRefusal,
+  type PolicyNote,
+} from './mint-decision.ts';
+import type { FactsRow } from '../policy/signals.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { auditFields } from '../policy/replay.ts';
 import { statusEntry } from '../revocation/status-claim.ts';
@@ -96,11 +103,22 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
   if (p.handle.length > HANDLE_MAX) throw invalidGrant();
   const handleHash = await sha256base64url(p.handle);
   const outcome = await db.transaction(async (tx) => {
-    const [grant] = await tx
-      .select()
+    const facts = mintFactsFields(tx, p.policy, {
+      tenantId: p.tenantId,
+      clientId: p.clientId,
+      resources: p.resources,
+      taskId: p.task?.id,
+      kind: p.form === 'vc' ? 'vc' : 'access',
+      dpopJkt: p.dpopJkt ?? null,
+      now: p.now,
+      grantId: grants.id,
+    });
+    const [row] = await tx
+      .select({ grant: getTableColumns(grants), ...facts?.fields })
       .from(grants)
       .where(and(eq(grants.handleHash, handleHash), eq(grants.clientId, p.clientId)))
       .for('share');
+    const grant = row?.grant;
     if (!grant || grant.tenantId !== p.tenantId || grant.status !== 'active') throw invalidGrant();
     // Under a second left cannot carry a token whose lifetime is counted in whole seconds.
     if (grant.expiresAt.getTime() - p.now.getTime() < 1000) throw invalidGrant();
@@ -142,22 +160,31 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
     if (!target) throw invalidGrant();
     const vc = p.form === 'vc';
     const { lifetime, ceiling } = lifetimeFor(grant, p);
-    const verdict = await decideMint(tx, p.policy, {
-      action: 'MintTaskToken',
-      tenantId: grant.tenantId,
-      grant,
-      agent: grant.clientId,
-      target,
-      scopes,
-      task: p.task,
-      authorizationDetails: p.authorizationDetails,
-      lifetime,
-      ttlCeiling: ceiling,
-      depth: 0,
-      reuse: { kind: vc ? 'vc' : 'access', dpopJkt: p.dpopJkt ?? null },
-      now: p.now,
-      escalation: p.escalation,
-    });
+    const prefetched =
+      facts && row
+        ? (tokenScopes: string[]) => readFacts(row as FactsRow, facts.query, tokenScopes)
+        : undefined;
+    const verdict = await decideMint(
+      tx,
+      p.policy,
+      {
+        action: 'MintTaskToken',
+        tenantId: grant.tenantId,
+        grant,
+        agent: grant.clientId,
+        target,
+        scopes,
+        task: p.task,
+        authorizationDetails: p.authorizationDetails,
+        lifetime,
+        ttlCeiling: ceiling,
+        depth: 0,
+        reuse: { kind: vc ? 'vc' : 'access', dpopJkt: p.dpopJkt ?? null },
+        now: p.now,
+        escalation: p.escalation,
+      },
+      prefetched,
+    );
     if (verdict.kind === 'refuse') {
       await recordRefusal(tx, grant, grant.clientId, verdict, p.now);
       return { policyRefusal: verdict.error };

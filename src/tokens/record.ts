@@ -5,8 +5,8 @@
  * always find every token in circulation.
  */
 import type { DbOrTx } from '../db/database.ts';
-import { issuedTokens } from '../db/schema.ts';
-import { appendAudit } from '../audit/append.ts';
+import { auditEntries, issuedTokens } from '../db/schema.ts';
+import { auditRow, ledgerEnabled } from '../audit/append.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import type { AccessTokenClaims } from './access-token.ts';
 import type { Decision } from '../policy/engine.ts';
@@ -31,27 +31,35 @@ export async function recordIssuedToken(
   decision?: Decision,
 ): Promise<void> {
   const { claims } = minted;
-  await db.insert(issuedTokens).values({
-    jti: claims.jti,
-    tenantId: claims.tid,
-    grantId: claims.grant_id,
-    clientId: claims.client_id,
-    audience: claims.aud,
-    scope: claims.scope,
-    task: claims.task ? { ...claims.task } : null,
-    dpopJkt: claims.cnf?.jkt ?? null,
-    kind: lineage.kind,
-    parentJti: lineage.parentJti,
-    ancestors: lineage.ancestors,
-    depth: lineage.depth,
-    issuedAt: new Date(claims.iat * 1000),
-    expiresAt: new Date(claims.exp * 1000),
-    statusListId: minted.status.listId,
-    statusIdx: minted.status.idx,
-  });
+  const insertToken = db
+    .insert(issuedTokens)
+    .values({
+      jti: claims.jti,
+      tenantId: claims.tid,
+      grantId: claims.grant_id,
+      clientId: claims.client_id,
+      audience: claims.aud,
+      scope: claims.scope,
+      task: claims.task ? { ...claims.task } : null,
+      dpopJkt: claims.cnf?.jkt ?? null,
+      kind: lineage.kind,
+      parentJti: lineage.parentJti,
+      ancestors: lineage.ancestors,
+      depth: lineage.depth,
+      issuedAt: new Date(claims.iat * 1000),
+      expiresAt: new Date(claims.exp * 1000),
+      statusListId: minted.status.listId,
+      statusIdx: minted.status.idx,
+    })
+    .returning({ jti: issuedTokens.jti });
+  if (!ledgerEnabled()) {
+    await insertToken;
+    return;
+  }
   const decided = decision && auditFields(decision);
-  // The ledger entry commits with the record, or neither does.
-  await appendAudit(db, {
+  // The ledger entry rides in the token's INSERT (a data-modifying CTE): they commit
+  // together or not at all, in one round trip.
+  const entry = auditRow({
     ...decided,
     tenantId: claims.tid,
     at: new Date(claims.iat * 1000),
@@ -71,4 +79,5 @@ export async function recordIssuedToken(
       ...decided?.inputs,
     },
   });
+  await db.with(db.$with('token').as(insertToken)).insert(auditEntries).values(entry);
 }
