@@ -68,6 +68,8 @@ export const issuedTokens = pgTable(
     // The policy's signals: an agent's recent rate and baseline, and its APIs used before.
     index('issued_tokens_agent_time_idx').on(t.tenantId, t.clientId, t.issuedAt),
     index('issued_tokens_agent_audience_idx').on(t.tenantId, t.clientId, t.audience),
+    // REUSE: a grant's live tokens for one task, without reading the grant's others.
+    index('issued_tokens_grant_task_idx').on(t.grantId, sql`(${t.task} ->> 'id')`),
     check(
       'issued_tokens_status_complete',
       sql`(${t.statusListId} is null) = (${t.statusIdx} is null)`,

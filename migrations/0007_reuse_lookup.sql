@@ -1,0 +1,1 @@
+CREATE INDEX "issued_tokens_grant_task_idx" ON "issued_tokens" USING btree ("grant_id",("task" ->> 'id'));
