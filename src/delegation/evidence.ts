@@ -59,13 +59,21 @@ export async function verifyEvidence(
       ['person', doc.user_id === grant.userId],
       ['agent', doc.client_id === grant.clientId],
       ['request', doc.request_id === grant.requestId],
-      ['resources and scopes', JSON.stringify(signed) === JSON.stringify(granted)],
-      ['expiry', Date.parse(doc.grant_expires_at) === grant.expiresAt.getTime()],
-      ['maximum token lifetime', doc.max_token_ttl === grant.maxTokenTtl],
+      // A grant may be narrower than what the person signed (the tenant's policy can
+      // adapt an approval: fewer scopes, an earlier end), never wider.
+      [
+        'resources and scopes',
+        granted.every((g) => {
+          const asSigned = signed.find((x) => x.resource === g.resource);
+          return asSigned !== undefined && g.scopes.every((sc) => asSigned.scopes.includes(sc));
+        }),
+      ],
+      ['expiry', grant.expiresAt.getTime() <= Date.parse(doc.grant_expires_at)],
+      ['maximum token lifetime', grant.maxTokenTtl <= doc.max_token_ttl],
       ['decision', doc.decision === 'approve'],
     ];
     for (const [what, same] of mismatches) {
-      if (!same) problems.push(`the signed document and the grant differ in ${what}`);
+      if (!same) problems.push(`the grant goes beyond the signed document in ${what}`);
     }
   }
 

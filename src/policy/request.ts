@@ -102,7 +102,7 @@ export const recordedRequestSchema = z.strictObject({
   targets: z
     .array(
       z.strictObject({
-        audience: text(2000).min(1),
+        audience: text(2048).min(1),
         scopes: z
           .array(z.strictObject({ name: text(200).min(1), sensitivity: z.enum(SENSITIVITIES) }))
           .max(200),

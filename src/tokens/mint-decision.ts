@@ -322,8 +322,8 @@ export function mintFactsFields(
   },
 ): { fields: ReturnType<typeof factsFields>; query: FactsQuery } | undefined {
   const [resource, ...more] = q.resources;
-  // The policy's request holds at most 2000 characters of audience.
-  if (!policy || resource === undefined || more.length > 0 || resource.length > 2000) {
+  // The policy's request holds at most 2048 characters of audience (the registry's limit).
+  if (!policy || resource === undefined || more.length > 0 || resource.length > 2048) {
     return undefined;
   }
   const query: FactsQuery = {

@@ -138,10 +138,10 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
       const overrun = err.code === 'ERR_RESOURCE_BEYOND' || err.code === 'ERR_SCOPE_BEYOND';
       if (overrun) await recordOverrun(tx, grant, p);
       // Where it reached: the one resource named (else the grant's first) and the scopes named.
-      // (The policy's request holds at most 2000 characters of audience and 200 scopes.)
+      // (The policy's request holds at most 2048 characters of audience and 200 scopes.)
       const named = p.resources[0];
       const resource =
-        named !== undefined && named.length <= 2000 ? named : (grant.resources[0]?.resource ?? '');
+        named !== undefined && named.length <= 2048 ? named : (grant.resources[0]?.resource ?? '');
       const overrunOf: OverrunOf | undefined = overrun
         ? {
             id: grant.id,

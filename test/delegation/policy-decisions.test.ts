@@ -506,6 +506,9 @@ describe('Approve, when the person completes a passkey approval', () => {
     expect(res.status).toBe(200);
     const token = (await res.json()) as { scope: string; expires_in: number };
     expect(token).toMatchObject({ scope: 'repo:read repo:write', expires_in: 60 });
+    // Narrower than what the person signed is still what they signed for.
+    const evidence = await verifyGrantEvidence(w.t.deps.database.db, w.acme.tenantId, grantId);
+    expect(evidence).toMatchObject({ ok: true, problems: [] });
     expect(await expectEveryDecisionReplays()).toBe(2);
   });
 
