@@ -117,7 +117,12 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
       .select({ grant: getTableColumns(grants), ...facts?.fields })
       .from(grants)
       .where(and(eq(grants.handleHash, handleHash), eq(grants.clientId, p.clientId)))
-      .for('share');
+      .for('share')
+      // Named, so postgres.js prepares it once per connection (drizzle prepares nothing
+      // unnamed) and PostgreSQL can keep a plan: planning this statement costs more than
+      // running it. The text is the same at every mint of its shape; PGlite ignores names.
+      .prepare(facts ? 'mint_grant_facts' : 'mint_grant')
+      .execute();
     const grant = row?.grant;
     if (!grant || grant.tenantId !== p.tenantId || grant.status !== 'active') throw invalidGrant();
     // Under a second left cannot carry a token whose lifetime is counted in whole seconds.

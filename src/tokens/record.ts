@@ -79,5 +79,11 @@ export async function recordIssuedToken(
       ...decided?.inputs,
     },
   });
-  await db.with(db.$with('token').as(insertToken)).insert(auditEntries).values(entry);
+  await db
+    .with(db.$with('token').as(insertToken))
+    .insert(auditEntries)
+    .values(entry)
+    // Named, so postgres.js prepares it once per connection and PostgreSQL keeps its plan.
+    .prepare('record_token')
+    .execute();
 }
