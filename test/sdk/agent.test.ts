@@ -525,6 +525,13 @@ describe('mandate/agent: what the policy decides', () => {
         waitForApproval: { interval: 0.05, signal: AbortSignal.timeout(200) },
       }),
     ).rejects.toMatchObject({ code: 'ERR_AGENT_ABORTED' });
+    // A signal already aborted when the broker answers pending stops at once.
+    await expect(
+      agent.mintTaskToken(grant, {
+        ...write,
+        waitForApproval: { interval: 0.05, signal: AbortSignal.abort() },
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_AGENT_ABORTED' });
     // Waiting while the person approves.
     const waiting = agent.mintTaskToken(grant, { ...write, waitForApproval: { interval: 0.05 } });
     const [escalation] = await w.t.deps.database.db

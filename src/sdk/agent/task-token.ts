@@ -83,6 +83,7 @@ export async function mintTaskToken(
 /** Sleeps, or throws ERR_AGENT_ABORTED when the caller's signal ends the wait. */
 function pause(ms: number, signal: AbortSignal | undefined, pending: MandateAgentError) {
   return new Promise<void>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const stop = () => {
       clearTimeout(timer);
       reject(
@@ -93,8 +94,9 @@ function pause(ms: number, signal: AbortSignal | undefined, pending: MandateAgen
         ),
       );
     };
+    // Already aborted (the caller's deadline passed during the last request): stop now.
     if (signal?.aborted) return stop();
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       signal?.removeEventListener('abort', stop);
       resolve();
     }, ms);
