@@ -83,9 +83,7 @@ export async function mintTaskToken(
 /** Sleeps, or throws ERR_AGENT_ABORTED when the caller's signal ends the wait. */
 function pause(ms: number, signal: AbortSignal | undefined, pending: MandateAgentError) {
   return new Promise<void>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stop = () => {
-      clearTimeout(timer);
+    const aborted = () =>
       reject(
         new MandateAgentError(
           'ERR_AGENT_ABORTED',
@@ -93,14 +91,20 @@ function pause(ms: number, signal: AbortSignal | undefined, pending: MandateAgen
           { cause: pending },
         ),
       );
-    };
     // Already aborted (the caller's deadline passed during the last request): stop now.
-    if (signal?.aborted) return stop();
-    timer = setTimeout(() => {
-      signal?.removeEventListener('abort', stop);
+    if (signal?.aborted) {
+      aborted();
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      aborted();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    signal?.addEventListener('abort', stop, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
