@@ -25,7 +25,6 @@ import type { DecisionRequest } from '../policy/request.ts';
 import {
   factsFields,
   gatherFacts,
-  readFacts,
   sensitivityKey,
   type Facts,
   type FactsQuery,
@@ -347,5 +346,3 @@ export function mintFactsFields(
   };
   return { fields: factsFields(tx, query), query };
 }
-
-export { readFacts };

@@ -23,14 +23,8 @@ import { appendAudit } from '../audit/append.ts';
 import { judgeGrant, lockGrant, overrunThreshold } from '../revocation/overrun-policy.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
-import {
-  decideMint,
-  mintFactsFields,
-  readFacts,
-  recordRefusal,
-  type PolicyNote,
-} from './mint-decision.ts';
-import type { FactsRow } from '../policy/signals.ts';
+import { decideMint, mintFactsFields, recordRefusal, type PolicyNote } from './mint-decision.ts';
+import { readFacts, type FactsRow } from '../policy/signals.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { auditFields } from '../policy/replay.ts';
 import { statusEntry } from '../revocation/status-claim.ts';

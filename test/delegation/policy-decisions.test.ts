@@ -5,7 +5,7 @@
  * person as docs/POLICY.md says, stores exactly what it should, is recorded in the
  * ledger with the bundle, risk score and inputs that decided it, and replays.
  */
-import { and, asc, eq, isNotNull } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   apiScopes,
@@ -14,9 +14,9 @@ import {
   grants,
   issuedTokens,
 } from '../../src/db/schema.ts';
+import { expectEveryDecisionReplays as replayAll } from '../helpers/policy.ts';
 import { verifyGrantEvidence } from '../../src/delegation/evidence.ts';
 import { defaultBundleRef } from '../../src/policy/bundles.ts';
-import { replayDecision } from '../../src/policy/replay.ts';
 import { PERMIT_ALL } from '../helpers/policy.ts';
 import { createTaskWorld, expectOAuthError, mint, type TaskWorld } from '../oauth/task-world.ts';
 import { csrfOf, postJson, registeredPerson, type Registered } from '../passkeys/ceremonies.ts';
@@ -71,25 +71,7 @@ async function stored() {
 }
 
 /** Every recorded decision of the tenant replays to its recorded outcome; returns how many. */
-async function expectEveryDecisionReplays(): Promise<number> {
-  const decided = await w.t.deps.database.db
-    .select()
-    .from(auditEntries)
-    .where(and(eq(auditEntries.tenantId, w.acme.tenantId), isNotNull(auditEntries.decision)));
-  for (const e of decided) {
-    const replay = await replayDecision(engine(), {
-      tenantId: e.tenantId,
-      outcome: e.decision ?? '',
-      policyVersion: e.policyVersion ?? -1,
-      policyDigest: e.policyDigest ?? '',
-      policyId: e.policyId,
-      riskScore: e.riskScore,
-      inputs: e.inputs,
-    });
-    expect(replay.differences, `${e.action} #${e.id}`).toEqual([]);
-  }
-  return decided.length;
-}
+const expectEveryDecisionReplays = () => replayAll(w.t, w.acme.tenantId);
 
 const asked = {
   agent: () => w.acme.agent.clientId,

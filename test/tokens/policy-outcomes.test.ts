@@ -8,7 +8,6 @@ import { decodeJwt } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditEntries, cibaRequests, issuedTokens } from '../../src/db/schema.ts';
 import { defaultBundleRef } from '../../src/policy/bundles.ts';
-import { replayDecision } from '../../src/policy/replay.ts';
 import { REPOS } from '../delegation/world.ts';
 import {
   createTaskWorld,
@@ -22,6 +21,7 @@ import {
 import { csrfOf, postJson, registeredPerson, type Registered } from '../passkeys/ceremonies.ts';
 import { isRevokedInDb, report } from '../revocation/revocation-world.ts';
 import { exchange } from './exchange-world.ts';
+import { expectEveryDecisionReplays as replayAll } from '../helpers/policy.ts';
 
 let w: TaskWorld;
 /** Decisions recorded while the world was set up (the CIBA request and its approval). */
@@ -60,22 +60,8 @@ async function entries(action: string) {
 }
 
 /** Every recorded decision of the tenant replays to its recorded outcome; returns how many the test made. */
-async function expectEveryDecisionReplays(): Promise<number> {
-  const all = await decided();
-  for (const e of all) {
-    const replay = await replayDecision(engine(), {
-      tenantId: e.tenantId,
-      outcome: e.decision ?? '',
-      policyVersion: e.policyVersion ?? -1,
-      policyDigest: e.policyDigest ?? '',
-      policyId: e.policyId,
-      riskScore: e.riskScore,
-      inputs: e.inputs,
-    });
-    expect(replay.differences, `${e.action} #${e.id}`).toEqual([]);
-  }
-  return all.length - decidedBefore;
-}
+const expectEveryDecisionReplays = async () =>
+  (await replayAll(w.t, w.acme.tenantId)) - decidedBefore;
 
 describe('the policy at the per-task mint', () => {
   it('ALLOW: the shipped default mints as asked and records version 0, its digest and the risk', async () => {
