@@ -35,7 +35,7 @@
  * BENCH_AGENTS (1: agents, each with its own grant, the requests take turns over),
  * BENCH_RESET (1), BENCH_EXTRA (1: the two extra rows). PostgreSQL: BENCH_PG_URL
  * (default postgres://postgres@127.0.0.1:5432/postgres) names a server where a
- * throwaway database is created and dropped; BENCH_PG=0 skips it; BENCH_PG_POOL
+ * throwaway database is created and dropped; BENCH_PG=0 skips it (BENCH_PGLITE=0 skips PGlite); BENCH_PG_POOL
  * (default 10, the broker's own default) sizes the connection pool. BENCH_BREAKDOWN_N
  * (200) requests per part of the breakdown. BENCH_PROFILE_DIR: write a CPU profile of
  * each timed round there (open in Chrome DevTools or speedscope).
@@ -43,6 +43,7 @@
 import { median, opsPerSecond } from './measure.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { eq, inArray } from 'drizzle-orm';
@@ -117,6 +118,9 @@ interface Contender {
   p99: number[];
   /** Requests whose assertion had to be signed inside the timed part (pool ran dry). */
   inline: number;
+  /** CPU per mint, µs: this process, and PostgreSQL's server processes (0 on PGlite). */
+  nodeCpu: number[];
+  serverCpu: number[];
 }
 
 interface Breakdown {
@@ -135,7 +139,15 @@ interface Breakdown {
 interface DriverFigures {
   driver: string;
   parts: Breakdown;
-  rows: { name: string; rates: number[]; p50: number[]; p99: number[]; inline: number }[];
+  rows: {
+    name: string;
+    rates: number[];
+    p50: number[];
+    p99: number[];
+    inline: number;
+    nodeCpu: number[];
+    serverCpu: number[];
+  }[];
   /** ON / OFF per round, in round order. */
   ratios: number[];
 }
@@ -183,6 +195,34 @@ async function mintOnce(app: App, payload: string): Promise<void> {
   if (res.status !== 200) throw new Error(`mint refused: ${res.status} ${await res.text()}`);
 }
 
+/**
+ * CPU time (µs) used so far by the machine's PostgreSQL server processes, from /proc: where
+ * a mint's database work lands when it runs outside this process. 0 where /proc is absent.
+ */
+function serverCpuMicros(): number {
+  let ticks = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+      // Fields after the command: state is the 3rd field; utime and stime the 14th and 15th.
+      const fields = stat.slice(close + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  // Linux reports in clock ticks of 1/100 s (USER_HZ) on every platform Node runs on.
+  return ticks * 10_000;
+}
+
 let profileRound = 0;
 
 /** The V8 profiler around the timed part only: setup and pre-signing stay out of it. */
@@ -216,7 +256,13 @@ async function runRound(
   deps: Deps,
   grants: BenchGrant[],
   c: Contender,
-): Promise<{ rate: number; used: number; latencies: number[] }> {
+): Promise<{
+  rate: number;
+  used: number;
+  latencies: number[];
+  nodeCpu: number;
+  serverCpu: number;
+}> {
   if (RESET) await resetTokens(w, grants);
   setLedgerForBenchmark(c.ledger);
   // REUSE needs the live token it hands back.
@@ -247,8 +293,13 @@ async function runRound(
     latencies.push(performance.now() - t0);
   };
   const profiler = PROFILE_DIR === undefined ? undefined : await startProfiler();
+  const cpu0 = process.cpuUsage();
+  const server0 = serverCpuMicros();
   // Requests reach a broker through I/O: yield after each, so timers (the chainer's) run.
   const rate = await opsPerSecond(op, { ms: ROUND_MS, inFlight: IN_FLIGHT, yieldEach: true });
+  const cpu = process.cpuUsage(cpu0);
+  const serverCpu = (serverCpuMicros() - server0) / Math.max(1, next);
+  const nodeCpu = (cpu.user + cpu.system) / Math.max(1, next);
   if (profiler) {
     // The name carries the requests the round completed, to turn samples into time per mint.
     const name = `${w.t.deps.database.driver}-${c.name.replace(/[^A-Za-z]+/g, '_')}-${profileRound++}-${next}-mints`;
@@ -263,7 +314,7 @@ async function runRound(
     );
     if (tokens !== 1) throw new Error(`REUSE minted ${tokens} tokens instead of handing one back`);
   }
-  return { rate, used: next, latencies };
+  return { rate, used: next, latencies, nodeCpu, serverCpu };
 }
 
 const percentile = (xs: number[], p: number): number => {
@@ -301,6 +352,8 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
     p50: [],
     p99: [],
     inline: 0,
+    nodeCpu: [],
+    serverCpu: [],
     ...o,
   });
   const on = contender('ON: policy + ledger', onApp);
@@ -322,8 +375,10 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
     }
     for (let round = 0; round < ROUNDS; round++) {
       for (const c of contenders) {
-        const { rate, used, latencies } = await runRound(w, deps, grants, c);
+        const { rate, used, latencies, nodeCpu, serverCpu } = await runRound(w, deps, grants, c);
         c.rates.push(rate);
+        c.nodeCpu.push(nodeCpu);
+        c.serverCpu.push(serverCpu);
         c.p50.push(percentile(latencies, 0.5));
         c.p99.push(percentile(latencies, 0.99));
         c.capacity = Math.max(c.capacity, Math.ceil(used * 1.5));
@@ -347,6 +402,8 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
       p50: c.p50,
       p99: c.p99,
       inline: c.inline,
+      nodeCpu: c.nodeCpu,
+      serverCpu: c.serverCpu,
     })),
     ratios: on.rates.map((r, i) => r / (offC.rates[i] ?? Number.NaN)),
   };
@@ -490,15 +547,16 @@ function report(d: DriverFigures): void {
   const off = median(d.rows[1]?.rates ?? []);
   console.log(`\n${d.driver}\n`);
   console.log(
-    '| contender | mints/s (median) | rounds min–max | of OFF | p50 latency ms | p99 latency ms |',
+    '| contender | mints/s (median) | rounds min–max | of OFF | p50 latency ms | p99 latency ms | CPU µs per mint: broker + server |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of d.rows) {
     const m = median(r.rates);
     const warn = r.inline > 0 ? ` (${r.inline} assertions signed while timed)` : '';
     console.log(
       `| ${r.name}${warn} | ${f(m)} | ${f(Math.min(...r.rates))}–${f(Math.max(...r.rates))} | ` +
-        `${pct(m / off)} | ${ms(median(r.p50))} | ${ms(median(r.p99))} |`,
+        `${pct(m / off)} | ${ms(median(r.p50))} | ${ms(median(r.p99))} | ` +
+        `${f(median(r.nodeCpu))} + ${f(median(r.serverCpu))} |`,
     );
   }
   console.log(
@@ -541,11 +599,13 @@ async function main(): Promise<void> {
     `rounds: ${ROUNDS} × ${ROUND_MS} ms per contender, alternating; ${IN_FLIGHT} in flight; ` +
       `${AGENTS} agent(s); reset between rounds: ${RESET ? 'yes' : 'no'}`,
   );
-  const pglite = await openPglite();
-  try {
-    report(await measure('PGlite (in-memory)', pglite));
-  } finally {
-    await pglite.close();
+  if (process.env.BENCH_PGLITE !== '0') {
+    const pglite = await openPglite();
+    try {
+      report(await measure('PGlite (in-memory)', pglite));
+    } finally {
+      await pglite.close();
+    }
   }
   const pg = await onPostgres();
   if (pg) report(pg);

@@ -11,6 +11,7 @@
  *   `WebAssembly.Module`.
  */
 import type * as CedarWasm from '@cedar-policy/cedar-wasm/nodejs';
+import { setFlagsFromString } from 'node:v8';
 
 /** What the engine uses of Cedar; both the `/nodejs` and the `/web` builds provide it. */
 export type CedarApi = Pick<
@@ -33,8 +34,20 @@ export type {
 
 let nodeCedar: Promise<CedarApi> | undefined;
 
-/** The Node build, loaded once per process (its wasm instance holds the preparsed sets). */
+/**
+ * The Node build, loaded once per process (its wasm instance holds the preparsed sets).
+ *
+ * It first turns off TurboFan's inlining of calls from JavaScript into WebAssembly. With
+ * it on, Node 20's V8 (11.3) aborted the whole process ("Fatal error … unreachable code"
+ * in Deoptimizer::DoComputeBuiltinContinuation) when a decision's optimized code was
+ * deoptimized while Cedar's wasm call was on the stack: every run of `npm run bench:mint`
+ * on PostgreSQL once the mint's statements were compiled (db/compiled.ts), and none with
+ * `--no-turbo-inline-js-wasm-calls`. The flag costs a wrapper call per decision.
+ */
 export function loadNodeCedar(): Promise<CedarApi> {
-  nodeCedar ??= import('@cedar-policy/cedar-wasm/nodejs').then((m) => m as CedarApi);
+  if (!nodeCedar) {
+    setFlagsFromString('--no-turbo-inline-js-wasm-calls');
+    nodeCedar = import('@cedar-policy/cedar-wasm/nodejs').then((m) => m as CedarApi);
+  }
   return nodeCedar;
 }

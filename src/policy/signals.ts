@@ -96,41 +96,131 @@ export class BaselineCache {
   }
 }
 
+const at = (name: string) => sql.placeholder(name);
+const iso = (d: Date): string => d.toISOString();
+
+/**
+ * The facts statement's text depends only on its shape; every value is a placeholder
+ * (`f_…`), so the text is the same at every mint of a shape and can be built once
+ * (db/compiled.ts) and prepared. Timestamps are filled in as ISO strings.
+ */
+export interface FactsStatement {
+  /** Tells apart every text factsFields builds for a query. */
+  shape: string;
+  values: Record<string, unknown>;
+  /** The facts as columns, with placeholders for `values`. */
+  fields(db: DbOrTx): ReturnType<typeof factsFields>;
+}
+
+export function factsStatement(q: FactsQuery): FactsStatement {
+  const hourAgo = new Date(q.now.getTime() - HOUR);
+  const known = q.baselines?.get(q.tenantId, q.clientId, q.now);
+  const audiences = [...new Set(q.audiences)];
+  const wanted = (q.apiScopes ?? []).filter((a) => a.names.length > 0);
+  const values: Record<string, unknown> = {
+    f_tenant: q.tenantId,
+    f_client: q.clientId,
+    f_now: iso(q.now),
+    f_hour_ago: iso(hourAgo),
+    f_day_ago: iso(new Date(q.now.getTime() - 24 * HOUR)),
+  };
+  if (known === undefined) {
+    values.f_baseline_from = iso(new Date(hourAgo.getTime() - BASELINE_HOURS * HOUR));
+  }
+  for (const [i, a] of audiences.entries()) values[`f_aud_${i}`] = a;
+  for (const [i, a] of wanted.entries()) {
+    values[`f_api_${i}`] = a.apiClientId;
+    for (const [j, n] of a.names.entries()) values[`f_scope_${i}_${j}`] = n;
+  }
+  if (q.scopesOfAudience !== undefined) values.f_soa = q.scopesOfAudience;
+  const id = q.identical;
+  if (id) {
+    if (typeof id.grantId === 'string') values.f_i_grant = id.grantId;
+    values.f_i_aud = id.audience;
+    values.f_i_kind = id.kind;
+    if (id.dpopJkt !== null) values.f_i_jkt = id.dpopJkt;
+    values.f_i_task = id.taskId;
+    values.f_i_after = iso(new Date(q.now.getTime() + (id.minRemaining ?? 30) * 1000));
+  }
+  const shape = [
+    known === undefined ? 'b' : '-',
+    audiences.length,
+    wanted.map((a) => a.names.length).join(','),
+    q.scopesOfAudience === undefined ? '-' : 's',
+    id ? `i${typeof id.grantId === 'string' ? 'v' : 'c'}${id.dpopJkt === null ? '-' : 'j'}` : '-',
+  ].join('/');
+  return {
+    shape,
+    values,
+    fields: (db) =>
+      factsFields(db, {
+        baseline: known === undefined,
+        audiences: audiences.length,
+        apiScopes: wanted.map((a) => a.names.length),
+        scopesOfAudience: q.scopesOfAudience !== undefined,
+        identical: id && {
+          grantId: typeof id.grantId === 'string' ? at('f_i_grant') : id.grantId,
+          dpopJkt: id.dpopJkt !== null,
+        },
+      }),
+  };
+}
+
 /**
  * The facts as columns of one SELECT: on their own (gatherFacts) or beside the grant
- * row the mint reads anyway, so that a mint asks the database once for both.
+ * row the mint reads anyway, so that a mint asks the database once for both. Built
+ * for a shape, with the placeholders factsStatement fills.
  */
-export function factsFields(db: DbOrTx, q: FactsQuery) {
-  const mine = and(eq(issuedTokens.tenantId, q.tenantId), eq(issuedTokens.clientId, q.clientId));
-  const hourAgo = new Date(q.now.getTime() - HOUR);
-  const baselineFrom = new Date(hourAgo.getTime() - BASELINE_HOURS * HOUR);
+function factsFields(
+  db: DbOrTx,
+  shape: {
+    baseline: boolean;
+    audiences: number;
+    /** Per API whose catalogue is read, how many scope names. */
+    apiScopes: number[];
+    scopesOfAudience: boolean;
+    identical: { grantId: SQLWrapper; dpopJkt: boolean } | undefined;
+  },
+) {
+  const mine = and(
+    eq(issuedTokens.tenantId, at('f_tenant')),
+    eq(issuedTokens.clientId, at('f_client')),
+  );
   const recent = db.select({ n: count() }).from(
     db
       .select({ one: sql`1` })
       .from(issuedTokens)
-      .where(and(mine, gte(issuedTokens.issuedAt, hourAgo), lte(issuedTokens.issuedAt, q.now)))
+      .where(
+        and(
+          mine,
+          gte(issuedTokens.issuedAt, at('f_hour_ago')),
+          lte(issuedTokens.issuedAt, at('f_now')),
+        ),
+      )
       .limit(RECENT_CAP)
       .as('recent'),
   );
-  const known = q.baselines?.get(q.tenantId, q.clientId, q.now);
-  const baseline =
-    known === undefined
-      ? sql`(${db
-          .select({ n: count() })
-          .from(issuedTokens)
-          .where(
-            and(mine, gte(issuedTokens.issuedAt, baselineFrom), lt(issuedTokens.issuedAt, hourAgo)),
-          )})`
-      : sql`null`;
+  const baseline = shape.baseline
+    ? sql`(${db
+        .select({ n: count() })
+        .from(issuedTokens)
+        .where(
+          and(
+            mine,
+            gte(issuedTokens.issuedAt, at('f_baseline_from')),
+            lt(issuedTokens.issuedAt, at('f_hour_ago')),
+          ),
+        )})`
+    : sql`null`;
   // One EXISTS per API (an index probe each), however long the agent's history.
-  const audiences = [...new Set(q.audiences)];
   const used = sql.join(
-    audiences.map(
-      (a) =>
+    Array.from(
+      { length: shape.audiences },
+      (_, i) =>
         sql`(case when exists (${db
           .select({ one: sql`1` })
           .from(issuedTokens)
-          .where(and(mine, eq(issuedTokens.audience, a)))}) then 1 else 0 end)`,
+          .where(and(mine, eq(issuedTokens.audience, at(`f_aud_${i}`))))}) then 1 else 0 end)`,
     ),
     sql` + `,
   );
@@ -139,27 +229,32 @@ export function factsFields(db: DbOrTx, q: FactsQuery) {
     .from(overrunAttempts)
     .where(
       and(
-        eq(overrunAttempts.tenantId, q.tenantId),
-        eq(overrunAttempts.clientId, q.clientId),
-        gte(overrunAttempts.createdAt, new Date(q.now.getTime() - 24 * HOUR)),
+        eq(overrunAttempts.tenantId, at('f_tenant')),
+        eq(overrunAttempts.clientId, at('f_client')),
+        gte(overrunAttempts.createdAt, at('f_day_ago')),
       ),
     );
-  const wanted = (q.apiScopes ?? []).filter((a) => a.names.length > 0);
   const which = [
-    ...wanted.map((a) =>
-      and(eq(apiScopes.apiClientId, a.apiClientId), inArray(apiScopes.name, a.names)),
+    ...shape.apiScopes.map((n, i) =>
+      and(
+        eq(apiScopes.apiClientId, at(`f_api_${i}`)),
+        inArray(
+          apiScopes.name,
+          Array.from({ length: n }, (_, j) => at(`f_scope_${i}_${j}`)),
+        ),
+      ),
     ),
-    ...(q.scopesOfAudience === undefined
-      ? []
-      : [
+    ...(shape.scopesOfAudience
+      ? [
           eq(
             apiScopes.apiClientId,
             sql`(${db
               .select({ id: apis.clientId })
               .from(apis)
-              .where(and(eq(apis.audience, q.scopesOfAudience), eq(apis.tenantId, q.tenantId)))})`,
+              .where(and(eq(apis.audience, at('f_soa')), eq(apis.tenantId, at('f_tenant'))))})`,
           ),
-        ]),
+        ]
+      : []),
   ];
   const scopes =
     which.length === 0
@@ -169,17 +264,33 @@ export function factsFields(db: DbOrTx, q: FactsQuery) {
             m: sql`json_object_agg(${apiScopes.apiClientId} || ' ' || ${apiScopes.name}, ${apiScopes.sensitivity})`,
           })
           .from(apiScopes)
-          .where(and(eq(apiScopes.tenantId, q.tenantId), or(...which)))})`;
-  const identical = q.identical
-    ? sql`(${identicalCandidates(db, { ...q.identical, tenantId: q.tenantId, now: q.now })})`
+          .where(and(eq(apiScopes.tenantId, at('f_tenant')), or(...which)))})`;
+  const identical = shape.identical
+    ? sql`(${identicalCandidates(db, shape.identical)})`
     : sql`null`;
   return {
     factsRecent: sql<number>`(${recent})`.mapWith(Number),
     factsBaseline: sql<number | null>`${baseline}`,
-    factsUsed: sql<number>`(${audiences.length === 0 ? sql`0` : used})`.mapWith(Number),
+    factsUsed: sql<number>`(${shape.audiences === 0 ? sql`0` : used})`.mapWith(Number),
     factsOverruns: sql<number>`(${overruns})`.mapWith(Number),
     factsScopes: sql<Record<string, string> | string | null>`${scopes}`,
     factsIdentical: sql<CandidateJson[] | string | null>`${identical}`,
+  };
+}
+
+/**
+ * The facts from one row as the driver returns it in array mode, from `offset` on, in
+ * factsFields' order (for a compiled statement, which maps its rows itself).
+ */
+export function factsFromArray(raw: unknown[], offset: number): FactsRow {
+  const n = (v: unknown) => Number(v ?? 0);
+  return {
+    factsRecent: n(raw[offset]),
+    factsBaseline: (raw[offset + 1] ?? null) as FactsRow['factsBaseline'],
+    factsUsed: n(raw[offset + 2]),
+    factsOverruns: n(raw[offset + 3]),
+    factsScopes: (raw[offset + 4] ?? null) as FactsRow['factsScopes'],
+    factsIdentical: (raw[offset + 5] ?? null) as FactsRow['factsIdentical'],
   };
 }
 
@@ -218,7 +329,11 @@ export async function gatherFacts(
   q: FactsQuery,
   scopes: string[] = [],
 ): Promise<Facts> {
-  const [row] = await db.select(factsFields(db, q)).from(sql`(select 1) as one`);
+  const statement = factsStatement(q);
+  const [row] = await db
+    .select(statement.fields(db))
+    .from(sql`(select 1) as one`)
+    .execute(statement.values);
   if (!row) throw new Error('the facts query returned no row');
   return readFacts(row, q, scopes);
 }
@@ -238,7 +353,7 @@ function parseJson<T>(value: T | string | null | undefined): T | undefined {
 
 export interface IdenticalQuery {
   tenantId: string;
-  grantId: string | SQLWrapper;
+  grantId: string;
   audience: string;
   scopes: string[];
   taskId: string;
@@ -277,7 +392,7 @@ interface CandidateJson {
  * as one json array (scopes are compared by pickIdentical). Only tokens minted from
  * the grant (not exchanged ones) qualify.
  */
-function identicalCandidates(db: DbOrTx, q: Omit<IdenticalQuery, 'scopes'>) {
+function identicalCandidates(db: DbOrTx, q: { grantId: SQLWrapper; dpopJkt: boolean }) {
   return db
     .select({
       list: sql`coalesce(json_agg(json_build_object(
@@ -291,15 +406,15 @@ function identicalCandidates(db: DbOrTx, q: Omit<IdenticalQuery, 'scopes'>) {
     .where(
       and(
         eq(issuedTokens.grantId, q.grantId),
-        eq(issuedTokens.tenantId, q.tenantId),
-        eq(issuedTokens.audience, q.audience),
-        eq(issuedTokens.kind, q.kind),
-        q.dpopJkt === null ? isNull(issuedTokens.dpopJkt) : eq(issuedTokens.dpopJkt, q.dpopJkt),
+        eq(issuedTokens.tenantId, at('f_tenant')),
+        eq(issuedTokens.audience, at('f_i_aud')),
+        eq(issuedTokens.kind, at('f_i_kind')),
+        q.dpopJkt ? eq(issuedTokens.dpopJkt, at('f_i_jkt')) : isNull(issuedTokens.dpopJkt),
         isNull(issuedTokens.parentJti),
         isNull(issuedTokens.revokedAt),
         isNotNull(issuedTokens.statusListId),
-        gt(issuedTokens.expiresAt, new Date(q.now.getTime() + (q.minRemaining ?? 30) * 1000)),
-        sql`${issuedTokens.task} ->> 'id' = ${q.taskId}`,
+        gt(issuedTokens.expiresAt, at('f_i_after')),
+        sql`${issuedTokens.task} ->> 'id' = ${at('f_i_task')}`,
       ),
     );
 }
@@ -328,6 +443,11 @@ export async function findIdenticalLiveToken(
   db: DbOrTx,
   q: IdenticalQuery,
 ): Promise<IdenticalToken | undefined> {
-  const [row] = await identicalCandidates(db, q);
-  return pickIdentical(parseJson(row?.list as CandidateJson[] | string | null) ?? [], q.scopes);
+  const { tenantId, now, scopes, ...identical } = q;
+  const statement = factsStatement({ tenantId, clientId: '', audiences: [], now, identical });
+  const [row] = await identicalCandidates(db, {
+    grantId: at('f_i_grant'),
+    dpopJkt: q.dpopJkt !== null,
+  }).execute(statement.values);
+  return pickIdentical(parseJson(row?.list as CandidateJson[] | string | null) ?? [], scopes);
 }

@@ -23,11 +23,12 @@ import { auditFields } from '../policy/replay.ts';
 import type { Decision, PolicyEngine } from '../policy/engine.ts';
 import type { DecisionRequest } from '../policy/request.ts';
 import {
-  factsFields,
+  factsStatement,
   gatherFacts,
   sensitivityKey,
   type Facts,
   type FactsQuery,
+  type FactsStatement,
   type IdenticalToken,
 } from '../policy/signals.ts';
 import type { TaskClaim } from './access-token.ts';
@@ -81,7 +82,7 @@ export async function decideMint(
   tx: Tx,
   policy: PolicyEngine | undefined,
   q: MintQuestion,
-  /** Facts read with the grant (mintFactsFields), given the token's scopes; else gathered here. */
+  /** Facts read with the grant (mintFacts), given the token's scopes; else gathered here. */
   prefetched?: (scopes: string[]) => Facts | undefined,
 ): Promise<MintVerdict> {
   if (!policy) {
@@ -306,8 +307,7 @@ export async function recordRefusal(
  * the request names its one API: otherwise the API is known from the grant alone and
  * decideMint gathers the facts itself.
  */
-export function mintFactsFields(
-  tx: Tx,
+export function mintFacts(
   policy: PolicyEngine | undefined,
   q: {
     tenantId: string;
@@ -319,7 +319,7 @@ export function mintFactsFields(
     now: Date;
     grantId: SQLWrapper;
   },
-): { fields: ReturnType<typeof factsFields>; query: FactsQuery } | undefined {
+): { statement: FactsStatement; query: FactsQuery } | undefined {
   const [resource, ...more] = q.resources;
   // The policy's request holds at most 2048 characters of audience (the registry's limit).
   if (!policy || resource === undefined || more.length > 0 || resource.length > 2048) {
@@ -344,5 +344,5 @@ export function mintFactsFields(
           },
         }),
   };
-  return { fields: factsFields(tx, query), query };
+  return { statement: factsStatement(query), query };
 }

@@ -9,7 +9,8 @@
  * recorded as an overrun attempt and that record commits even though the request
  * fails: the transaction returns the error and it is thrown after the commit.
  */
-import { and, eq, getTableColumns } from 'drizzle-orm';
+import { and, eq, getTableColumns, sql } from 'drizzle-orm';
+import { columnsDecoder, CompiledStatement } from '../db/compiled.ts';
 import type { Database, Tx } from '../db/database.ts';
 import { grants, overrunAttempts } from '../db/schema.ts';
 import type { SigningKey } from '../keys/key-store.ts';
@@ -23,8 +24,8 @@ import { appendAudit } from '../audit/append.ts';
 import { judgeGrant, lockGrant, overrunThreshold } from '../revocation/overrun-policy.ts';
 import type { StatusEntry } from '../revocation/status-claim.ts';
 import { mintVcToken, VC_TOKEN_TYPE } from './vc.ts';
-import { decideMint, mintFactsFields, recordRefusal, type PolicyNote } from './mint-decision.ts';
-import { readFacts, type FactsRow } from '../policy/signals.ts';
+import { decideMint, mintFacts, recordRefusal, type PolicyNote } from './mint-decision.ts';
+import { factsFromArray, readFacts } from '../policy/signals.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { auditFields } from '../policy/replay.ts';
 import { statusEntry } from '../revocation/status-claim.ts';
@@ -86,6 +87,19 @@ export interface TaskTokenResponse {
   policy?: PolicyNote;
 }
 
+const GRANT_COLUMNS = getTableColumns(grants);
+const GRANT_WIDTH = Object.keys(GRANT_COLUMNS).length;
+const grantFromArray = columnsDecoder<typeof grants.$inferSelect>(GRANT_COLUMNS);
+
+/**
+ * The grant, share-locked, and (with the policy on) the facts of its decision as
+ * further columns: one round trip, its text built once per shape.
+ */
+const readGrant = new CompiledStatement('mint_grant', (raw) => ({
+  grant: grantFromArray(raw, 0),
+  facts: raw.length > GRANT_WIDTH ? factsFromArray(raw, GRANT_WIDTH) : undefined,
+}));
+
 /** One answer for unknown, someone else's, revoked and ended grants: nothing to learn. */
 const invalidGrant = () =>
   new OAuthError(
@@ -97,7 +111,7 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
   if (p.handle.length > HANDLE_MAX) throw invalidGrant();
   const handleHash = await sha256base64url(p.handle);
   const outcome = await db.transaction(async (tx) => {
-    const facts = mintFactsFields(tx, p.policy, {
+    const facts = mintFacts(p.policy, {
       tenantId: p.tenantId,
       clientId: p.clientId,
       resources: p.resources,
@@ -107,16 +121,22 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
       now: p.now,
       grantId: grants.id,
     });
-    const [row] = await tx
-      .select({ grant: getTableColumns(grants), ...facts?.fields })
-      .from(grants)
-      .where(and(eq(grants.handleHash, handleHash), eq(grants.clientId, p.clientId)))
-      .for('share')
-      // Named, so postgres.js prepares it once per connection (drizzle prepares nothing
-      // unnamed) and PostgreSQL can keep a plan: planning this statement costs more than
-      // running it. The text is the same at every mint of its shape; PGlite ignores names.
-      .prepare(facts ? 'mint_grant_facts' : 'mint_grant')
-      .execute();
+    const [row] = await readGrant.run(
+      tx,
+      facts?.statement.shape ?? 'no facts',
+      () =>
+        tx
+          .select({ grant: GRANT_COLUMNS, ...facts?.statement.fields(tx) })
+          .from(grants)
+          .where(
+            and(
+              eq(grants.handleHash, sql.placeholder('handle')),
+              eq(grants.clientId, sql.placeholder('client')),
+            ),
+          )
+          .for('share'),
+      { handle: handleHash, client: p.clientId, ...facts?.statement.values },
+    );
     const grant = row?.grant;
     if (!grant || grant.tenantId !== p.tenantId || grant.status !== 'active') throw invalidGrant();
     // Under a second left cannot carry a token whose lifetime is counted in whole seconds.
@@ -159,10 +179,10 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
     if (!target) throw invalidGrant();
     const vc = p.form === 'vc';
     const { lifetime, ceiling } = lifetimeFor(grant, p);
+    const read = row?.facts;
+    const query = facts?.query;
     const prefetched =
-      facts && row
-        ? (tokenScopes: string[]) => readFacts(row as FactsRow, facts.query, tokenScopes)
-        : undefined;
+      read && query ? (tokenScopes: string[]) => readFacts(read, query, tokenScopes) : undefined;
     const verdict = await decideMint(
       tx,
       p.policy,

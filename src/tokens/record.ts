@@ -4,6 +4,8 @@
  * to insert is never returned (DESIGN.md), so revocation and status lists can
  * always find every token in circulation.
  */
+import { sql } from 'drizzle-orm';
+import { CompiledStatement } from '../db/compiled.ts';
 import type { DbOrTx } from '../db/database.ts';
 import { auditEntries, issuedTokens } from '../db/schema.ts';
 import { auditRow, ledgerEnabled } from '../audit/append.ts';
@@ -31,59 +33,90 @@ export async function recordIssuedToken(
   decision?: Decision,
 ): Promise<void> {
   const { claims } = minted;
-  const insertToken = db
-    .insert(issuedTokens)
-    .values({
-      jti: claims.jti,
-      tenantId: claims.tid,
-      grantId: claims.grant_id,
-      clientId: claims.client_id,
-      audience: claims.aud,
-      scope: claims.scope,
-      task: claims.task ? { ...claims.task } : null,
-      dpopJkt: claims.cnf?.jkt ?? null,
-      kind: lineage.kind,
-      parentJti: lineage.parentJti,
-      ancestors: lineage.ancestors,
-      depth: lineage.depth,
-      issuedAt: new Date(claims.iat * 1000),
-      expiresAt: new Date(claims.exp * 1000),
-      statusListId: minted.status.listId,
-      statusIdx: minted.status.idx,
-    })
-    .returning({ jti: issuedTokens.jti });
+  const token: typeof issuedTokens.$inferInsert = {
+    jti: claims.jti,
+    tenantId: claims.tid,
+    grantId: claims.grant_id,
+    clientId: claims.client_id,
+    audience: claims.aud,
+    scope: claims.scope,
+    task: claims.task ? { ...claims.task } : null,
+    dpopJkt: claims.cnf?.jkt ?? null,
+    kind: lineage.kind,
+    parentJti: lineage.parentJti,
+    ancestors: lineage.ancestors,
+    depth: lineage.depth,
+    issuedAt: new Date(claims.iat * 1000),
+    expiresAt: new Date(claims.exp * 1000),
+    statusListId: minted.status.listId,
+    statusIdx: minted.status.idx,
+  };
+  const values = prefixed('t_', token);
+  const insertToken = () =>
+    db.insert(issuedTokens).values(placeholders('t_', token)).returning({ jti: issuedTokens.jti });
   if (!ledgerEnabled()) {
-    await insertToken;
+    await recordToken.run(db, 'token', insertToken, values);
     return;
   }
   const decided = decision && auditFields(decision);
   // The ledger entry rides in the token's INSERT (a data-modifying CTE): they commit
   // together or not at all, in one round trip.
-  const entry = auditRow({
-    ...decided,
-    tenantId: claims.tid,
-    at: new Date(claims.iat * 1000),
-    action: lineage.parentJti === null ? 'token.minted' : 'token.exchanged',
-    actor: `agent:${claims.client_id}`,
-    subject: `token:${claims.jti}`,
-    inputs: {
-      person: claims.sub,
-      grant: claims.grant_id,
-      audience: claims.aud,
-      scope: claims.scope,
-      kind: lineage.kind,
-      expires: claims.exp,
-      ...(claims.task ? { task: { ...claims.task } } : {}),
-      ...(claims.cnf ? { dpop_jkt: claims.cnf.jkt } : {}),
-      ...(lineage.parentJti === null ? {} : { parent: lineage.parentJti, depth: lineage.depth }),
-      ...decided?.inputs,
-    },
-  });
-  await db
-    .with(db.$with('token').as(insertToken))
-    .insert(auditEntries)
-    .values(entry)
-    // Named, so postgres.js prepares it once per connection and PostgreSQL keeps its plan.
-    .prepare('record_token')
-    .execute();
+  const entry = defined(
+    auditRow({
+      ...decided,
+      tenantId: claims.tid,
+      at: new Date(claims.iat * 1000),
+      action: lineage.parentJti === null ? 'token.minted' : 'token.exchanged',
+      actor: `agent:${claims.client_id}`,
+      subject: `token:${claims.jti}`,
+      inputs: {
+        person: claims.sub,
+        grant: claims.grant_id,
+        audience: claims.aud,
+        scope: claims.scope,
+        kind: lineage.kind,
+        expires: claims.exp,
+        ...(claims.task ? { task: { ...claims.task } } : {}),
+        ...(claims.cnf ? { dpop_jkt: claims.cnf.jkt } : {}),
+        ...(lineage.parentJti === null ? {} : { parent: lineage.parentJti, depth: lineage.depth }),
+        ...decided?.inputs,
+      },
+    }),
+  );
+  await recordToken.run(
+    db,
+    // Which of the entry's optional columns are set changes the text.
+    `token+entry ${Object.keys(entry).join(',')}`,
+    () =>
+      db
+        .with(db.$with('token').as(insertToken()))
+        .insert(auditEntries)
+        .values(placeholders('a_', entry)),
+    { ...values, ...prefixed('a_', entry) },
+  );
+}
+
+/** The token's INSERT, with or without its ledger entry; its text built once per shape. */
+const recordToken = new CompiledStatement('record_token', undefined);
+
+/** A row whose every value is a placeholder named after its column. */
+function placeholders<T extends Record<string, unknown>>(prefix: string, row: T): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(row)) out[key] = sql.placeholder(`${prefix}${key}`);
+  // Each column holds a placeholder its value fills in through the column's encoder.
+  return out as T;
+}
+
+/** Without the keys whose value is undefined: drizzle gives those their column's default. */
+function defined<T extends Record<string, unknown>>(row: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) if (value !== undefined) out[key] = value;
+  // The same row, less keys that were undefined: still a T.
+  return out as T;
+}
+
+function prefixed(prefix: string, row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[`${prefix}${key}`] = value;
+  return out;
 }
