@@ -62,6 +62,19 @@ export const RATE_FLOOR_PER_HOUR = 5;
 
 const count = (n: number): number => (Number.isFinite(n) && n > 0 ? n : 0);
 
+/** Rate factor: the points per baseline beyond twice the baseline, and the most it gives. */
+const RATE_POINTS_PER_BASELINE = 5;
+const RATE_MAX = 15;
+
+/**
+ * The recent count from which the rate factor is at its maximum for this baseline:
+ * counting the recent hour beyond it changes no score, so the facts query stops there.
+ */
+export function rateSaturation(baselinePerHour: number): number {
+  const baseline = Math.max(count(baselinePerHour), RATE_FLOOR_PER_HOUR);
+  return Math.ceil((2 + RATE_MAX / RATE_POINTS_PER_BASELINE) * baseline);
+}
+
 export function riskScore(input: RiskInput): RiskAssessment {
   const ranked = input.sensitivities.map((s) => SENSITIVITY_POINTS[s] ?? 0);
   const top = Math.max(0, ...ranked);
@@ -96,7 +109,14 @@ export function riskScore(input: RiskInput): RiskAssessment {
     {
       name: 'rate',
       // Rounded to a millionth first, so that 11 against 5 is 1 point, not 2 by a float's hair.
-      points: ratio <= 2 ? 0 : Math.min(15, Math.ceil(Math.round((ratio - 2) * 5e6) / 1e6)),
+      points:
+        ratio <= 2
+          ? 0
+          : Math.min(
+              RATE_MAX,
+              // The same product as ever (replay): 5 × 1e6 is exactly 5e6.
+              Math.ceil(Math.round((ratio - 2) * (RATE_POINTS_PER_BASELINE * 1e6)) / 1e6),
+            ),
       detail: `${count(input.recentCount)} in the last hour against a baseline of ${baseline}/h`,
     },
     {

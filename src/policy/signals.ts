@@ -27,14 +27,16 @@ import {
 import type { DbOrTx } from '../db/database.ts';
 import { apis, apiScopes, issuedTokens, overrunAttempts } from '../db/schema.ts';
 import type { RiskSignals } from './request.ts';
-import { SENSITIVITIES, type Sensitivity } from './risk.ts';
+import { rateSaturation, SENSITIVITIES, type Sensitivity } from './risk.ts';
 
 const HOUR = 3600_000;
 export const BASELINE_HOURS = 7 * 24;
 /**
- * The recent hour is counted up to this many tokens: the rate factor is at its
- * maximum from 5 times the baseline on, so the count is exact wherever it matters
- * for agents whose baseline is up to 200 tokens an hour, and a mint never counts more.
+ * The recent hour is counted up to this many tokens at most, and, once the agent's
+ * baseline is known, only up to where the rate factor is at its maximum
+ * (rateSaturation: 5 times the baseline, floored at 5 an hour): beyond that no score
+ * changes. So the count is exact wherever it matters for baselines up to 200 tokens
+ * an hour, and a mint never counts more than 1,000.
  */
 export const RECENT_CAP = 1000;
 /** How long a broker process trusts an agent's 7-day baseline before counting it again. */
@@ -123,6 +125,7 @@ export function factsStatement(q: FactsQuery): FactsStatement {
     f_now: iso(q.now),
     f_hour_ago: iso(hourAgo),
     f_day_ago: iso(new Date(q.now.getTime() - 24 * HOUR)),
+    f_recent_cap: known === undefined ? RECENT_CAP : Math.min(RECENT_CAP, rateSaturation(known)),
   };
   if (known === undefined) {
     values.f_baseline_from = iso(new Date(hourAgo.getTime() - BASELINE_HOURS * HOUR));
@@ -197,7 +200,7 @@ function factsFields(
           lte(issuedTokens.issuedAt, at('f_now')),
         ),
       )
-      .limit(RECENT_CAP)
+      .limit(at('f_recent_cap'))
       .as('recent'),
   );
   const baseline = shape.baseline

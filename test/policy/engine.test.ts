@@ -13,7 +13,14 @@ import { cedarFromWasm } from '../../src/policy/cedar-web.ts';
 import { DEFAULT_BUNDLE } from '../../src/policy/default-bundle.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import { PreparedSets } from '../../src/policy/prepared.ts';
-import { findIdenticalLiveToken, gatherSignals } from '../../src/policy/signals.ts';
+import { rateSaturation } from '../../src/policy/risk.ts';
+import {
+  BaselineCache,
+  findIdenticalLiveToken,
+  gatherFacts,
+  gatherSignals,
+  RECENT_CAP,
+} from '../../src/policy/signals.ts';
 import { MAIL as WORLD_MAIL, REPOS as WORLD_REPOS } from '../delegation/world.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { createTaskWorld, mint, mintOk } from '../oauth/task-world.ts';
@@ -226,6 +233,31 @@ describe('signals from the database', () => {
       });
       expect(s.recentCount).toBe(0);
       expect(s.baselinePerHour).toBeCloseTo(2 / (7 * 24), 10);
+    } finally {
+      await w.t.close();
+    }
+  });
+
+  it('counts the last hour only as far as the rate factor can rise, once the baseline is known', async () => {
+    const w = await createTaskWorld();
+    try {
+      const db = w.t.deps.database.db;
+      const extra = rateSaturation(0) + 2;
+      for (let i = 0; i < extra; i++) await mintOk(w, { resource: WORLD_REPOS });
+      const baselines = new BaselineCache();
+      const q = {
+        tenantId: w.acme.tenantId,
+        clientId: w.acme.agent.clientId,
+        audiences: [WORLD_REPOS],
+        now: new Date(w.t.clock.now().getTime() + 1000),
+        baselines,
+      };
+      // Baseline not known yet: counted up to RECENT_CAP (the redemption's token and ours).
+      expect(RECENT_CAP).toBeGreaterThan(extra + 1);
+      expect((await gatherFacts(db, q)).signals.recentCount).toBe(extra + 1);
+      // Now known (no tokens before the last hour: the floor of 5 an hour applies).
+      expect(baselines.get(q.tenantId, q.clientId, q.now)).toBe(0);
+      expect((await gatherFacts(db, q)).signals.recentCount).toBe(rateSaturation(0));
     } finally {
       await w.t.close();
     }

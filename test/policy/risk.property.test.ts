@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  rateSaturation,
   riskScore,
   SENSITIVITIES,
   type RiskInput,
@@ -102,6 +103,22 @@ describe('the risk score, for any request', () => {
           expect(riskScore({ ...i, firstUse: true }).score).toBeGreaterThanOrEqual(before);
         },
       ),
+    );
+  });
+
+  it('scores a count cut at rateSaturation like the whole count (the facts query stops there)', () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        const cut = {
+          ...i,
+          recentCount: Math.min(i.recentCount, rateSaturation(i.baselinePerHour)),
+        };
+        const rate = (r: RiskInput) => riskScore(r).factors.find((f) => f.name === 'rate')?.points;
+        expect(riskScore(cut).score).toBe(riskScore(i).score);
+        expect(rate(cut)).toBe(rate(i));
+        // And the factor is at its maximum there, so counting further could change nothing.
+        expect(rate({ ...i, recentCount: rateSaturation(i.baselinePerHour) })).toBe(15);
+      }),
     );
   });
 
