@@ -21,6 +21,11 @@ export default tseslint.config(
     files: ['bin/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  // Worker-thread scripts: plain JavaScript modules that any Node process can load.
+  {
+    files: ['src/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
   // The pages' browser scripts: classic scripts outside the TypeScript project. Each one
   // declares the bundle's SimpleWebAuthnBrowser itself with a `/* global */` comment.
   {

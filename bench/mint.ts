@@ -56,7 +56,9 @@ import { contentHash, normaliseEntry, type AuditEntryInput } from '../src/audit/
 import type { DatabaseHandle } from '../src/db/database.ts';
 import type { Deps } from '../src/deps.ts';
 import { KeyStore } from '../src/keys/key-store.ts';
+import { policyWorkersFor } from '../src/config.ts';
 import { openPglite } from '../src/db/pglite.ts';
+import { sharedDecisionWorkers } from '../src/policy/decision-workers.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { issuedTokens } from '../src/db/schema.ts';
 import { CLIENT_ASSERTION_TYPE } from '../src/oauth/client-auth.ts';
@@ -327,10 +329,15 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
   const grants: BenchGrant[] = [{ client: w.acme.agent, grantId: w.grantId, handle: w.handle }];
   for (let n = 1; n < AGENTS; n++) grants.push(await extraGrant(w, n));
   // The test app's key store re-reads the keys at every signing (cacheMs 0, for tests that
-  // rotate); the broker's caches them for 30 s. Both apps here run on the broker's.
+  // rotate); the broker's caches them for 30 s. Both apps here run on the broker's, and
+  // decide where the broker does (open-deps.ts: MANDATE_POLICY_WORKERS worker threads).
   const { config } = w.t.deps;
+  const workers = Number(
+    process.env.BENCH_POLICY_WORKERS ?? policyWorkersFor(config, database.driver),
+  );
   const deps: Deps = {
     ...w.t.deps,
+    ...(workers > 0 ? { authorizer: sharedDecisionWorkers(workers) } : {}),
     keys: new KeyStore(database.db, w.t.kek, {
       alg: config.signingAlg,
       maxTokenTtl: config.accessTokenMaxTtl,
@@ -339,6 +346,9 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
       clock: w.t.clock,
     }),
   };
+  console.log(
+    `\n${database.driver}: policy decisions ${deps.authorizer ? `on ${workers} worker thread(s)` : 'on the event loop'}`,
+  );
   const onApp = createApp(deps);
   const off = createApp(deps, { policy: false });
   const contender = (name: string, app: App, o: Partial<Contender> = {}): Contender => ({
@@ -360,6 +370,15 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
   const offC = contender('OFF: no policy, no ledger', off, { ledger: false });
   const contenders = [on, offC];
   if (EXTRA) {
+    // The other place decisions can run, for comparison in the same run.
+    if (deps.authorizer) {
+      const here: Deps = { ...deps };
+      delete here.authorizer;
+      contenders.push(contender('ON, decisions on the event loop', createApp(here)));
+    } else {
+      const there: Deps = { ...deps, authorizer: sharedDecisionWorkers(1) };
+      contenders.push(contender('ON, decisions on 1 worker thread', createApp(there)));
+    }
     contenders.push(
       contender('ON, audit chainer running', onApp, { chainer: true }),
       contender('ON, same task id (REUSE)', onApp, { sameTask: true }),
@@ -388,7 +407,7 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
     parts = await breakdown(w, deps, onApp, off, grants[0]!);
   } finally {
     setLedgerForBenchmark(true);
-    await Promise.all([onApp.close(), off.close()]);
+    await Promise.all([...new Set(contenders.map((c) => c.app))].map((a) => a.close()));
     // The setup app's own close (TestApp.close would close the database too).
     await w.t.revocations.close();
   }

@@ -51,7 +51,12 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     policy:
       options.policy === false
         ? undefined
-        : new PolicyEngine({ db: deps.database.db, cedar: deps.cedar, clock: deps.clock }),
+        : new PolicyEngine({
+            db: deps.database.db,
+            cedar: deps.cedar,
+            clock: deps.clock,
+            ...(deps.authorizer ? { authorizer: deps.authorizer } : {}),
+          }),
   };
 
   const app = new Hono();

@@ -79,6 +79,12 @@ const envSchema = z.object({
    * re-established is lost).
    */
   MANDATE_REVOCATION_POLL_INTERVAL: seconds(2, 1, 3600),
+  /**
+   * Worker threads that evaluate policy decisions beside the event loop (Node only; 0:
+   * on the event loop). Default: 1 with PostgreSQL, 0 with the embedded PGlite, whose
+   * database work already runs on the event loop (bench/mint.ts, docs/BENCHMARKS.md).
+   */
+  MANDATE_POLICY_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
   /** How often each broker process chains new audit entries into their tenant's hash chain, ms. */
   MANDATE_AUDIT_CHAIN_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   /** How often the broker signs a checkpoint (tenant, sequence, head hash) of each chain, seconds. */
@@ -121,8 +127,15 @@ export interface Config {
   statusListTtl: number;
   overrunThreshold: number;
   revocationPollInterval: number;
+  /** Undefined: the driver's default (policyWorkersFor). */
+  policyWorkers: number | undefined;
   auditChainIntervalMs: number;
   auditCheckpointInterval: number;
+}
+
+/** The decision workers a broker runs on this driver (MANDATE_POLICY_WORKERS, else its default). */
+export function policyWorkersFor(config: Config, driver: 'pglite' | 'postgres'): number {
+  return config.policyWorkers ?? (driver === 'postgres' ? 1 : 0);
 }
 
 export class ConfigError extends Error {
@@ -177,6 +190,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     statusListTtl: e.MANDATE_STATUS_LIST_TTL,
     overrunThreshold: e.MANDATE_OVERRUN_THRESHOLD,
     revocationPollInterval: e.MANDATE_REVOCATION_POLL_INTERVAL,
+    policyWorkers: e.MANDATE_POLICY_WORKERS,
     auditChainIntervalMs: e.MANDATE_AUDIT_CHAIN_INTERVAL_MS,
     auditCheckpointInterval: e.MANDATE_AUDIT_CHECKPOINT_INTERVAL,
   };

@@ -3,6 +3,7 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import type { KeyStore } from './keys/key-store.ts';
+import type { Authorizer } from './policy/authorizer.ts';
 import type { CedarApi } from './policy/cedar.ts';
 import type { AssetStore } from './ui/assets.ts';
 
@@ -12,6 +13,8 @@ export interface Deps {
   keys: KeyStore;
   /** The Cedar build that loads on this runtime (loadNodeCedar on Node, cedarFromWasm on Workers). */
   cedar: CedarApi;
+  /** Where policy decisions' Cedar calls run; absent: on the event loop (decision-workers.ts on Node). */
+  authorizer?: Authorizer;
   clock: Clock;
   /** The pages' stylesheet and browser scripts (src/node/assets.ts on Node). */
   assets: AssetStore;

@@ -3,7 +3,7 @@
  * otherwise PGlite under the data dir. Shared by the server and the CLI.
  */
 import { systemClock, type Clock } from '../clock.ts';
-import type { Config } from '../config.ts';
+import { policyWorkersFor, type Config } from '../config.ts';
 import type { DatabaseHandle } from '../db/database.ts';
 import { openPglite } from '../db/pglite.ts';
 import { openPostgres } from '../db/postgres.ts';
@@ -11,6 +11,7 @@ import type { Deps } from '../deps.ts';
 import { parseKek } from '../keys/kek.ts';
 import { KeyStore } from '../keys/key-store.ts';
 import { loadNodeCedar } from '../policy/cedar.ts';
+import { sharedDecisionWorkers } from '../policy/decision-workers.ts';
 import { nodeAssets } from './assets.ts';
 import { dataPaths, ensureDataDir, loadOrCreateKek } from './data-dir.ts';
 
@@ -39,11 +40,13 @@ export async function openNodeDeps(
     rotationDays: config.keyRotationDays,
     clock,
   });
+  const workers = policyWorkersFor(config, database.driver);
   return {
     config,
     database,
     keys,
     cedar: await loadNodeCedar(),
+    ...(workers > 0 ? { authorizer: sharedDecisionWorkers(workers) } : {}),
     clock,
     log,
     assets: nodeAssets(),

@@ -34,7 +34,7 @@ import type { AuthorizationAnswer, CedarApi } from './cedar.ts';
 import { DEFAULT_BUNDLE } from './default-bundle.ts';
 import { PolicyError } from './errors.ts';
 import { combine, type Evaluation, type Verdict } from './outcome.ts';
-import { PreparedSets } from './prepared.ts';
+import { InThreadAuthorizer, type Authorizer, type CedarCall } from './authorizer.ts';
 import {
   cedarQueries,
   normalizeRequest,
@@ -73,9 +73,12 @@ export interface PolicyEngineOptions {
   parse?: 'once' | 'per-call';
   /** Have Cedar check every request against the schema too (tests; costs about a third more). */
   validateRequests?: boolean;
+  /**
+   * Where Cedar's calls run (decision-workers.ts on the Node broker); by default on
+   * this thread. Checking requests against the schema always runs on this thread.
+   */
+  authorizer?: Authorizer;
 }
-
-const SCHEMA_SLOT = 'mandate-schema';
 
 export class PolicyEngine {
   readonly #db: Database;
@@ -83,8 +86,7 @@ export class PolicyEngine {
   readonly #clock: Clock;
   readonly #refreshMs: number;
   readonly #parse: 'once' | 'per-call';
-  readonly #validate: boolean;
-  readonly #prepared: PreparedSets;
+  readonly #authorizer: Authorizer;
   readonly #compiled = new Map<string, Promise<CompiledBundle>>();
   readonly #inForce = new Map<string, { ref: BundleRef; at: number }>();
   /** Agents' 7-day baselines, counted at most once a minute each (signals.ts). */
@@ -96,9 +98,11 @@ export class PolicyEngine {
     this.#clock = options.clock ?? systemClock;
     this.#refreshMs = options.refreshMs ?? 1000;
     this.#parse = options.parse ?? 'once';
-    this.#validate = options.validateRequests ?? false;
-    this.#prepared = new PreparedSets(options.cedar, options.capacity ?? 256);
-    if (this.#validate) this.#cedar.preparseSchema(SCHEMA_SLOT, CEDAR_SCHEMA);
+    const validate = options.validateRequests ?? false;
+    this.#authorizer =
+      options.authorizer && !validate
+        ? options.authorizer
+        : new InThreadAuthorizer(options.cedar, options.capacity ?? 256, validate);
   }
 
   /**
@@ -219,13 +223,12 @@ export class PolicyEngine {
     return compiled;
   }
 
-  /** Synchronous from slot to answer, so no other decision can take the slot meanwhile. */
-  #evaluate(
+  async #evaluate(
     tenantId: string,
     ref: BundleRef,
     compiled: CompiledBundle,
     request: RecordedRequest,
-  ): Decision {
+  ): Promise<Decision> {
     const risk = riskScore({
       sensitivities: request.targets.flatMap((t) => t.scopes.map((s) => s.sensitivity)),
       requestedTtl: request.requestedTtl,
@@ -235,31 +238,28 @@ export class PolicyEngine {
       recentOverruns: request.signals.recentOverruns,
     });
     const queries = cedarQueries(tenantId, request, risk.score);
-    // Same digest, same text: tenants running identical bundles share one parsed set.
-    const key = compiled.digest;
-    const evaluations = queries.map((q): Evaluation => {
-      const call = {
-        principal: q.principal,
-        action: q.action,
-        resource: q.resource,
-        context: q.context,
-        entities: q.entities,
-      };
-      const answer =
-        this.#parse === 'per-call'
-          ? this.#cedar.isAuthorized({
+    const calls = queries.map((q): CedarCall => ({
+      principal: q.principal,
+      action: q.action,
+      resource: q.resource,
+      context: q.context,
+      entities: q.entities,
+    }));
+    const answers =
+      this.#parse === 'per-call'
+        ? calls.map((call) =>
+            this.#cedar.isAuthorized({
               ...call,
               schema: CEDAR_SCHEMA,
               policies: { staticPolicies: compiled.policies },
               validateRequest: true,
-            })
-          : this.#cedar.statefulIsAuthorized({
-              ...call,
-              preparsedPolicySetId: this.#prepared.ensure(key, compiled.policies),
-              ...(this.#validate
-                ? { preparsedSchemaName: SCHEMA_SLOT, validateRequest: true }
-                : { validateRequest: false }),
-            });
+            }),
+          )
+        : // Same digest, same text: tenants running identical bundles share one parsed set.
+          await this.#authorizer.authorize(compiled.digest, compiled.policies, calls);
+    const evaluations = queries.map((q, i): Evaluation => {
+      const answer = answers[i];
+      if (!answer) throw new PolicyError('ERR_CEDAR', `Cedar gave no answer for ${q.resource.id}`);
       return evaluation(q, answer);
     });
     const verdict = combine(evaluations, compiled.metas, request);
