@@ -56,7 +56,6 @@ import { contentHash, normaliseEntry, type AuditEntryInput } from '../src/audit/
 import type { DatabaseHandle } from '../src/db/database.ts';
 import type { Deps } from '../src/deps.ts';
 import { KeyStore } from '../src/keys/key-store.ts';
-import { policyWorkersFor } from '../src/config.ts';
 import { openPglite } from '../src/db/pglite.ts';
 import { sharedDecisionWorkers } from '../src/policy/decision-workers.ts';
 import { openPostgres } from '../src/db/postgres.ts';
@@ -332,9 +331,7 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
   // rotate); the broker's caches them for 30 s. Both apps here run on the broker's, and
   // decide where the broker does (open-deps.ts: MANDATE_POLICY_WORKERS worker threads).
   const { config } = w.t.deps;
-  const workers = Number(
-    process.env.BENCH_POLICY_WORKERS ?? policyWorkersFor(config, database.driver),
-  );
+  const workers = Number(process.env.BENCH_POLICY_WORKERS ?? config.policyWorkers);
   const deps: Deps = {
     ...w.t.deps,
     ...(workers > 0 ? { authorizer: sharedDecisionWorkers(workers) } : {}),

@@ -80,11 +80,12 @@ const envSchema = z.object({
    */
   MANDATE_REVOCATION_POLL_INTERVAL: seconds(2, 1, 3600),
   /**
-   * Worker threads that evaluate policy decisions beside the event loop (Node only; 0:
-   * on the event loop). Default: 1 with PostgreSQL, 0 with the embedded PGlite, whose
-   * database work already runs on the event loop (bench/mint.ts, docs/BENCHMARKS.md).
+   * Worker threads that run policy decisions' Cedar calls beside the event loop (Node
+   * only); 0 runs them on the event loop. Off by default: on 2 vCPUs a worker gained
+   * nothing measurable with PostgreSQL and lost about a tenth with PGlite
+   * (bench/mint.ts, docs/BENCHMARKS.md); machines with cores to spare may differ.
    */
-  MANDATE_POLICY_WORKERS: z.coerce.number().int().min(0).max(64).optional(),
+  MANDATE_POLICY_WORKERS: z.coerce.number().int().min(0).max(64).default(0),
   /** How often each broker process chains new audit entries into their tenant's hash chain, ms. */
   MANDATE_AUDIT_CHAIN_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   /** How often the broker signs a checkpoint (tenant, sequence, head hash) of each chain, seconds. */
@@ -127,15 +128,9 @@ export interface Config {
   statusListTtl: number;
   overrunThreshold: number;
   revocationPollInterval: number;
-  /** Undefined: the driver's default (policyWorkersFor). */
-  policyWorkers: number | undefined;
+  policyWorkers: number;
   auditChainIntervalMs: number;
   auditCheckpointInterval: number;
-}
-
-/** The decision workers a broker runs on this driver (MANDATE_POLICY_WORKERS, else its default). */
-export function policyWorkersFor(config: Config, driver: 'pglite' | 'postgres'): number {
-  return config.policyWorkers ?? (driver === 'postgres' ? 1 : 0);
 }
 
 export class ConfigError extends Error {

@@ -3,7 +3,7 @@
  * otherwise PGlite under the data dir. Shared by the server and the CLI.
  */
 import { systemClock, type Clock } from '../clock.ts';
-import { policyWorkersFor, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import type { DatabaseHandle } from '../db/database.ts';
 import { openPglite } from '../db/pglite.ts';
 import { openPostgres } from '../db/postgres.ts';
@@ -40,13 +40,14 @@ export async function openNodeDeps(
     rotationDays: config.keyRotationDays,
     clock,
   });
-  const workers = policyWorkersFor(config, database.driver);
   return {
     config,
     database,
     keys,
     cedar: await loadNodeCedar(),
-    ...(workers > 0 ? { authorizer: sharedDecisionWorkers(workers) } : {}),
+    ...(config.policyWorkers > 0
+      ? { authorizer: sharedDecisionWorkers(config.policyWorkers) }
+      : {}),
     clock,
     log,
     assets: nodeAssets(),

@@ -3,7 +3,9 @@
  * the event loop instead of on it. Under load the broker's event loop is its limit,
  * and one Cedar call costs it about 0.5 ms there (bench/mint.ts measures the mint
  * with and without the policy); posting the calls to a worker and taking the answers
- * back costs it a small part of that.
+ * back costs it a small part of that. Measured on 2 vCPUs with everything else on them
+ * (docs/BENCHMARKS.md), that gained nothing measurable with PostgreSQL and lost about
+ * a tenth with PGlite, so the broker starts none by default (MANDATE_POLICY_WORKERS).
  *
  * One pool per process (sharedDecisionWorkers), shared by every app in it. A worker
  * that fails fails the decisions it held with ERR_CEDAR and is replaced at the next

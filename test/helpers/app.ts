@@ -1,7 +1,6 @@
 /** Builds the real app in-process on a fresh database, with a clock tests control. */
 import { createApp, type App } from '../../src/app.ts';
-import { loadConfig, policyWorkersFor, type Config } from '../../src/config.ts';
-import { sharedDecisionWorkers } from '../../src/policy/decision-workers.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
 import type { DatabaseHandle } from '../../src/db/database.ts';
 import type { Deps } from '../../src/deps.ts';
 import { generateKek, parseKek } from '../../src/keys/kek.ts';
@@ -53,15 +52,11 @@ export async function createTestApp(
   });
   await keys.ensure();
   const logs: string[] = [];
-  // Decisions run where the broker runs them on this driver (open-deps.ts): on worker
-  // threads with PostgreSQL, so the suite's PostgreSQL run decides through the pool.
-  const workers = policyWorkersFor(config, db.driver);
   const deps: Deps = {
     config,
     database: db,
     keys,
     cedar: await loadNodeCedar(),
-    ...(workers > 0 ? { authorizer: sharedDecisionWorkers(workers) } : {}),
     clock,
     log: (m) => logs.push(m),
     assets: nodeAssets(),
