@@ -11,9 +11,11 @@
  *
  * Values behind a bare placeholder (in a comparison) reach the driver as given:
  * pass timestamps as ISO strings. Values of an INSERT go through their column's
- * encoder, as drizzle's own inserts do.
+ * encoder (insertRow). The text is frozen at its first build, so a table written this
+ * way must not have JavaScript-side defaults ($defaultFn, $onUpdate): drizzle would
+ * compute them once, into the text.
  */
-import type { Column, Query } from 'drizzle-orm';
+import { sql, type Column, type Query } from 'drizzle-orm';
 import type { DbOrTx } from './database.ts';
 
 /** Turns one row, as the driver returns it in array mode, into the caller's object. */
@@ -78,8 +80,6 @@ export function columnsDecoder<Row extends Record<string, unknown>>(
   const entries = Object.entries(columns);
   return (raw, offset) => {
     const out: Record<string, unknown> = {};
-    // A plain loop: Node 20's V8 aborted (deoptimizer, "unreachable code") on this as
-    // a forEach under load.
     for (let i = 0; i < entries.length; i++) {
       const [key, column] = entries[i] as [string, Column];
       const value = raw[offset + i];
@@ -88,4 +88,33 @@ export function columnsDecoder<Row extends Record<string, unknown>>(
     // The caller names the row type: that of the table the columns are from.
     return out as Row;
   };
+}
+
+/**
+ * A row to INSERT through a compiled statement: each value a placeholder named
+ * `<prefix><column>`, filled in through the column's encoder. A null is written as
+ * NULL into the text itself (drizzle's fill would hand it to the encoder, and jsonb's
+ * turns it into JSON null, where drizzle's own inserts write SQL NULL); an undefined
+ * value leaves the column out, to its default. `shape` tells these texts apart.
+ */
+export function insertRow<T extends Record<string, unknown>>(
+  prefix: string,
+  row: T,
+): { columns: T; values: Record<string, unknown>; shape: string } {
+  const columns: Record<string, unknown> = {};
+  const values: Record<string, unknown> = {};
+  const shape: string[] = [];
+  for (const [key, value] of Object.entries(row)) {
+    if (value === undefined) continue;
+    if (value === null) {
+      columns[key] = sql`null`;
+      shape.push(`${key}=null`);
+    } else {
+      columns[key] = sql.placeholder(`${prefix}${key}`);
+      values[`${prefix}${key}`] = value;
+      shape.push(key);
+    }
+  }
+  // The row's own columns, each now a placeholder or NULL in place of its value.
+  return { columns: columns as T, values, shape: shape.join(',') };
 }

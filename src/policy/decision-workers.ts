@@ -49,10 +49,31 @@ class DecisionWorker {
     this.worker.on('exit', (code) => this.#fail(`the decision worker exited (code ${code})`));
   }
 
-  send(id: number, key: string, policies: Record<string, string>, calls: CedarCall[]) {
+  send(
+    id: number,
+    key: string,
+    policies: Record<string, string>,
+    calls: CedarCall[],
+    timeoutMs: number,
+  ) {
     return new Promise<AuthorizationAnswer[]>((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(id, { resolve, reject });
+      // A wedged worker must not hold a mint (its grant lock, its connection) forever:
+      // past the timeout the call fails and the worker is replaced.
+      const timer = setTimeout(() => {
+        this.#fail(`the decision worker gave no answer within ${timeoutMs} ms`);
+        void this.worker.terminate();
+      }, timeoutMs);
+      this.pending.set(id, {
+        resolve: (answers) => {
+          clearTimeout(timer);
+          resolve(answers);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
       this.worker.postMessage({ id, key, policies, calls });
     });
   }
@@ -69,9 +90,13 @@ export class DecisionWorkers implements Authorizer {
   readonly #workers: DecisionWorker[] = [];
   #seq = 0;
 
+  #closed = false;
+
   constructor(
     readonly size: number,
     private readonly capacity = 256,
+    /** How long a call may take before it fails with ERR_CEDAR and its worker is replaced. */
+    private readonly timeoutMs = 5000,
   ) {
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`a pool needs at least one worker, got ${size}`);
@@ -83,7 +108,10 @@ export class DecisionWorkers implements Authorizer {
     policies: Record<string, string>,
     calls: CedarCall[],
   ): Promise<AuthorizationAnswer[]> {
-    return this.#pick().send(++this.#seq, key, policies, calls);
+    if (this.#closed) {
+      return Promise.reject(new PolicyError('ERR_CEDAR', 'the decision workers are closed'));
+    }
+    return this.#pick().send(++this.#seq, key, policies, calls, this.timeoutMs);
   }
 
   /** The live worker with the fewest calls out, starting (or replacing) one if need be. */
@@ -97,8 +125,9 @@ export class DecisionWorkers implements Authorizer {
     return best;
   }
 
-  /** Stops every worker; calls still out fail with ERR_CEDAR. */
+  /** Stops every worker; calls still out, and any later, fail with ERR_CEDAR. */
   async close(): Promise<void> {
+    this.#closed = true;
     const workers = this.#workers.splice(0);
     await Promise.all(workers.map((w) => w.worker.terminate()));
   }

@@ -110,6 +110,12 @@ export interface FactsStatement {
   /** Tells apart every text factsFields builds for a query. */
   shape: string;
   values: Record<string, unknown>;
+  /**
+   * The baseline the statement was built with (taken from the cache), if any: the
+   * recent count is cut for it, and readFacts must score with this very value, not
+   * whatever the cache holds by the time the answer comes back.
+   */
+  baseline: number | undefined;
   /** The facts as columns, with placeholders for `values`. */
   fields(db: DbOrTx): ReturnType<typeof factsFields>;
 }
@@ -155,6 +161,7 @@ export function factsStatement(q: FactsQuery): FactsStatement {
   return {
     shape,
     values,
+    baseline: known,
     fields: (db) =>
       factsFields(db, {
         baseline: known === undefined,
@@ -302,14 +309,20 @@ export type FactsRow = {
 };
 
 /** The facts from a row of factsFields; `scopes`: the token's, for the identical-token match. */
-export function readFacts(row: FactsRow, q: FactsQuery, scopes: string[] = []): Facts {
+export function readFacts(
+  row: FactsRow,
+  q: FactsQuery,
+  statement: Pick<FactsStatement, 'baseline'>,
+  scopes: string[] = [],
+): Facts {
   const sensitivities = new Map<string, Sensitivity>();
   for (const [key, value] of Object.entries(parseJson(row.factsScopes) ?? {})) {
     if ((SENSITIVITIES as readonly string[]).includes(value)) {
       sensitivities.set(key, value as Sensitivity);
     }
   }
-  let baselinePerHour = q.baselines?.get(q.tenantId, q.clientId, q.now);
+  // Counted in this statement unless it was built with a known baseline.
+  let baselinePerHour = statement.baseline;
   if (baselinePerHour === undefined) {
     baselinePerHour = Number(row.factsBaseline ?? 0) / BASELINE_HOURS;
     q.baselines?.set(q.tenantId, q.clientId, baselinePerHour, q.now);
@@ -338,7 +351,7 @@ export async function gatherFacts(
     .from(sql`(select 1) as one`)
     .execute(statement.values);
   if (!row) throw new Error('the facts query returned no row');
-  return readFacts(row, q, scopes);
+  return readFacts(row, q, statement, scopes);
 }
 
 export async function gatherSignals(

@@ -180,9 +180,10 @@ export async function mintTaskToken(db: Database, p: TaskMintInput): Promise<Tas
     const vc = p.form === 'vc';
     const { lifetime, ceiling } = lifetimeFor(grant, p);
     const read = row?.facts;
-    const query = facts?.query;
     const prefetched =
-      read && query ? (tokenScopes: string[]) => readFacts(read, query, tokenScopes) : undefined;
+      read && facts
+        ? (tokenScopes: string[]) => readFacts(read, facts.query, facts.statement, tokenScopes)
+        : undefined;
     const verdict = await decideMint(
       tx,
       p.policy,

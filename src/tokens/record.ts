@@ -4,8 +4,7 @@
  * to insert is never returned (DESIGN.md), so revocation and status lists can
  * always find every token in circulation.
  */
-import { sql } from 'drizzle-orm';
-import { CompiledStatement } from '../db/compiled.ts';
+import { CompiledStatement, insertRow } from '../db/compiled.ts';
 import type { DbOrTx } from '../db/database.ts';
 import { auditEntries, issuedTokens } from '../db/schema.ts';
 import { auditRow, ledgerEnabled } from '../audit/append.ts';
@@ -51,17 +50,18 @@ export async function recordIssuedToken(
     statusListId: minted.status.listId,
     statusIdx: minted.status.idx,
   };
-  const values = prefixed('t_', token);
+  const tokenRow = insertRow('t_', token);
   const insertToken = () =>
-    db.insert(issuedTokens).values(placeholders('t_', token)).returning({ jti: issuedTokens.jti });
+    db.insert(issuedTokens).values(tokenRow.columns).returning({ jti: issuedTokens.jti });
   if (!ledgerEnabled()) {
-    await recordToken.run(db, 'token', insertToken, values);
+    await recordToken.run(db, `token ${tokenRow.shape}`, insertToken, tokenRow.values);
     return;
   }
   const decided = decision && auditFields(decision);
   // The ledger entry rides in the token's INSERT (a data-modifying CTE): they commit
   // together or not at all, in one round trip.
-  const entry = defined(
+  const entry = insertRow(
+    'a_',
     auditRow({
       ...decided,
       tenantId: claims.tid,
@@ -85,38 +85,11 @@ export async function recordIssuedToken(
   );
   await recordToken.run(
     db,
-    // Which of the entry's optional columns are set changes the text.
-    `token+entry ${Object.keys(entry).join(',')}`,
-    () =>
-      db
-        .with(db.$with('token').as(insertToken()))
-        .insert(auditEntries)
-        .values(placeholders('a_', entry)),
-    { ...values, ...prefixed('a_', entry) },
+    `token ${tokenRow.shape} entry ${entry.shape}`,
+    () => db.with(db.$with('token').as(insertToken())).insert(auditEntries).values(entry.columns),
+    { ...tokenRow.values, ...entry.values },
   );
 }
 
 /** The token's INSERT, with or without its ledger entry; its text built once per shape. */
 const recordToken = new CompiledStatement('record_token', undefined);
-
-/** A row whose every value is a placeholder named after its column. */
-function placeholders<T extends Record<string, unknown>>(prefix: string, row: T): T {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(row)) out[key] = sql.placeholder(`${prefix}${key}`);
-  // Each column holds a placeholder its value fills in through the column's encoder.
-  return out as T;
-}
-
-/** Without the keys whose value is undefined: drizzle gives those their column's default. */
-function defined<T extends Record<string, unknown>>(row: T): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) if (value !== undefined) out[key] = value;
-  // The same row, less keys that were undefined: still a T.
-  return out as T;
-}
-
-function prefixed(prefix: string, row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) out[`${prefix}${key}`] = value;
-  return out;
-}

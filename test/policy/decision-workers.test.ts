@@ -134,6 +134,34 @@ describe('policy decisions on worker threads', () => {
     expect(workers.threads[0]).not.toBe(thread);
   });
 
+  it('fails a call that outlasts its timeout, replaces the worker, and refuses calls after close', async () => {
+    // Long enough for a new worker to load Cedar, far too short for 20,000 calls.
+    const workers = new DecisionWorkers(1, 256, 2000);
+    pools.push(workers);
+    const call: CedarCall = {
+      principal: { type: 'Mandate::Agent', id: 'a' },
+      action: { type: 'Mandate::Action', id: 'MintTaskToken' },
+      resource: { type: 'Mandate::Api', id: MAIL },
+      context: {},
+      entities: [],
+    };
+    const policies = { p: 'permit (principal, action, resource);' };
+    await expect(
+      workers.authorize(
+        'slow',
+        policies,
+        Array.from({ length: 100_000 }, () => call),
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_CEDAR', message: /no answer within 2000 ms/ });
+    const [answer] = await workers.authorize('slow', policies, [call]);
+    expect(answer).toMatchObject({ type: 'success', response: { decision: 'allow' } });
+    await workers.close();
+    await expect(workers.authorize('slow', policies, [call])).rejects.toMatchObject({
+      code: 'ERR_CEDAR',
+      message: /closed/,
+    });
+  });
+
   it('refuses a policy set Cedar cannot parse with ERR_CEDAR, and goes on deciding', async () => {
     const workers = pool(1);
     const call: CedarCall = {

@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { inArray, sql } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
+import { issuedTokens } from '../../src/db/schema.ts';
 import { describe, expect, it } from 'vitest';
 import { loadNodeCedar } from '../../src/policy/cedar.ts';
 import { cedarFromWasm } from '../../src/policy/cedar-web.ts';
@@ -16,9 +18,11 @@ import { PreparedSets } from '../../src/policy/prepared.ts';
 import { rateSaturation } from '../../src/policy/risk.ts';
 import {
   BaselineCache,
+  factsStatement,
   findIdenticalLiveToken,
   gatherFacts,
   gatherSignals,
+  readFacts,
   RECENT_CAP,
 } from '../../src/policy/signals.ts';
 import { MAIL as WORLD_MAIL, REPOS as WORLD_REPOS } from '../delegation/world.ts';
@@ -233,6 +237,50 @@ describe('signals from the database', () => {
       });
       expect(s.recentCount).toBe(0);
       expect(s.baselinePerHour).toBeCloseTo(2 / (7 * 24), 10);
+    } finally {
+      await w.t.close();
+    }
+  });
+
+  it('scores with the baseline its statement was built with, whatever the cache holds by then', () => {
+    const baselines = new BaselineCache();
+    const now = new Date('2026-03-02T10:00:00.000Z');
+    baselines.set('t', 'a', 5, now);
+    const q = { tenantId: 't', clientId: 'a', audiences: [], now, baselines };
+    const statement = factsStatement(q);
+    expect(statement.values.f_recent_cap).toBe(rateSaturation(5));
+    // A concurrent mint refreshes the cache before this one's answer is read.
+    baselines.set('t', 'a', 20, now);
+    const row = {
+      factsRecent: rateSaturation(5),
+      factsBaseline: null,
+      factsUsed: 0,
+      factsOverruns: 0,
+      factsScopes: null,
+      factsIdentical: null,
+    };
+    expect(readFacts(row, q, statement).signals.baselinePerHour).toBe(5);
+  });
+
+  it('records a token minted without a task with no task (SQL NULL), one with a task as its JSON', async () => {
+    const w = await createTaskWorld();
+    try {
+      const db = w.t.deps.database.db;
+      const plain = decodeJwt((await mintOk(w, { resource: WORLD_REPOS })).access_token);
+      const task = JSON.stringify([
+        { type: 'agent_task', identifier: 'pr-9', purpose: 'Read PR 9' },
+      ]);
+      const tasked = decodeJwt(
+        (await mintOk(w, { resource: WORLD_REPOS, authorization_details: task })).access_token,
+      );
+      const rows = await db
+        .select({ jti: issuedTokens.jti, none: sql<boolean>`${issuedTokens.task} is null` })
+        .from(issuedTokens)
+        .where(inArray(issuedTokens.jti, [String(plain.jti), String(tasked.jti)]));
+      expect(Object.fromEntries(rows.map((r) => [r.jti, r.none]))).toEqual({
+        [String(plain.jti)]: true,
+        [String(tasked.jti)]: false,
+      });
     } finally {
       await w.t.close();
     }
