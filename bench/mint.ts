@@ -57,7 +57,7 @@ import type { DatabaseHandle } from '../src/db/database.ts';
 import type { Deps } from '../src/deps.ts';
 import { KeyStore } from '../src/keys/key-store.ts';
 import { openPglite } from '../src/db/pglite.ts';
-import { sharedDecisionWorkers } from '../src/policy/decision-workers.ts';
+import { DecisionWorkers } from '../src/policy/decision-workers.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { issuedTokens } from '../src/db/schema.ts';
 import { CLIENT_ASSERTION_TYPE } from '../src/oauth/client-auth.ts';
@@ -140,15 +140,7 @@ interface Breakdown {
 interface DriverFigures {
   driver: string;
   parts: Breakdown;
-  rows: {
-    name: string;
-    rates: number[];
-    p50: number[];
-    p99: number[];
-    inline: number;
-    nodeCpu: number[];
-    serverCpu: number[];
-  }[];
+  rows: Pick<Contender, 'name' | 'rates' | 'p50' | 'p99' | 'inline' | 'nodeCpu' | 'serverCpu'>[];
   /** ON / OFF per round, in round order. */
   ratios: number[];
 }
@@ -324,6 +316,13 @@ const percentile = (xs: number[], p: number): number => {
 };
 
 async function measure(driver: string, database: DatabaseHandle): Promise<DriverFigures> {
+  // Decision worker pools the apps below use; stopped when the driver is done.
+  const pools: DecisionWorkers[] = [];
+  const pool = (size: number) => {
+    const p = new DecisionWorkers(size);
+    pools.push(p);
+    return p;
+  };
   const w = await createTaskWorld({}, database);
   const grants: BenchGrant[] = [{ client: w.acme.agent, grantId: w.grantId, handle: w.handle }];
   for (let n = 1; n < AGENTS; n++) grants.push(await extraGrant(w, n));
@@ -334,7 +333,7 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
   const workers = Number(process.env.BENCH_POLICY_WORKERS ?? config.policyWorkers);
   const deps: Deps = {
     ...w.t.deps,
-    ...(workers > 0 ? { authorizer: sharedDecisionWorkers(workers) } : {}),
+    ...(workers > 0 ? { authorizer: pool(workers) } : {}),
     keys: new KeyStore(database.db, w.t.kek, {
       alg: config.signingAlg,
       maxTokenTtl: config.accessTokenMaxTtl,
@@ -373,7 +372,7 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
       delete here.authorizer;
       contenders.push(contender('ON, decisions on the event loop', createApp(here)));
     } else {
-      const there: Deps = { ...deps, authorizer: sharedDecisionWorkers(1) };
+      const there: Deps = { ...deps, authorizer: pool(1) };
       contenders.push(contender('ON, decisions on 1 worker thread', createApp(there)));
     }
     contenders.push(
@@ -405,6 +404,7 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
   } finally {
     setLedgerForBenchmark(true);
     await Promise.all([...new Set(contenders.map((c) => c.app))].map((a) => a.close()));
+    await Promise.all(pools.map((p) => p.close()));
     // The setup app's own close (TestApp.close would close the database too).
     await w.t.revocations.close();
   }

@@ -11,7 +11,7 @@ import type { Deps } from '../deps.ts';
 import { parseKek } from '../keys/kek.ts';
 import { KeyStore } from '../keys/key-store.ts';
 import { loadNodeCedar } from '../policy/cedar.ts';
-import { sharedDecisionWorkers } from '../policy/decision-workers.ts';
+import { DecisionWorkers } from '../policy/decision-workers.ts';
 import { nodeAssets } from './assets.ts';
 import { dataPaths, ensureDataDir, loadOrCreateKek } from './data-dir.ts';
 
@@ -40,17 +40,19 @@ export async function openNodeDeps(
     rotationDays: config.keyRotationDays,
     clock,
   });
+  const workers = config.policyWorkers > 0 ? new DecisionWorkers(config.policyWorkers) : undefined;
   return {
     config,
     database,
     keys,
     cedar: await loadNodeCedar(),
-    ...(config.policyWorkers > 0
-      ? { authorizer: sharedDecisionWorkers(config.policyWorkers) }
-      : {}),
+    ...(workers ? { authorizer: workers } : {}),
     clock,
     log,
     assets: nodeAssets(),
-    close: () => database.close(),
+    close: async () => {
+      await workers?.close();
+      await database.close();
+    },
   };
 }

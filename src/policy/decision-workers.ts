@@ -7,7 +7,7 @@
  * (docs/BENCHMARKS.md), that gained nothing measurable with PostgreSQL and lost about
  * a tenth with PGlite, so the broker starts none by default (MANDATE_POLICY_WORKERS).
  *
- * One pool per process (sharedDecisionWorkers), shared by every app in it. A worker
+ * The Node entry (open-deps.ts) starts one pool and stops it on close. A worker
  * that fails fails the decisions it held with ERR_CEDAR and is replaced at the next
  * call; the pool keeps the process alive only while a call is out.
  */
@@ -136,16 +136,4 @@ export class DecisionWorkers implements Authorizer {
   get threads(): readonly Worker[] {
     return this.#workers.map((w) => w.worker);
   }
-}
-
-const shared = new Map<number, DecisionWorkers>();
-
-/** The process's pool of `size` workers (one per size asked for; they live as long as the process). */
-export function sharedDecisionWorkers(size: number): DecisionWorkers {
-  let pool = shared.get(size);
-  if (!pool) {
-    pool = new DecisionWorkers(size);
-    shared.set(size, pool);
-  }
-  return pool;
 }

@@ -9,23 +9,18 @@
  * baseline = tokens per hour over the 7 days before that hour; overruns = attempts
  * recorded against the agent in the 24 hours before `now`.
  */
-import {
-  and,
-  count,
-  eq,
-  gt,
-  gte,
-  inArray,
-  isNotNull,
-  isNull,
-  lt,
-  lte,
-  or,
-  sql,
-  type SQLWrapper,
-} from 'drizzle-orm';
+import { and, count, eq, gte, inArray, lt, lte, or, sql, type SQLWrapper } from 'drizzle-orm';
 import type { DbOrTx } from '../db/database.ts';
+import { parseJson } from '../db/json.ts';
 import { apis, apiScopes, issuedTokens, overrunAttempts } from '../db/schema.ts';
+import {
+  identicalCandidates,
+  identicalValues,
+  pickIdentical,
+  type CandidateJson,
+  type IdenticalQuery,
+  type IdenticalToken,
+} from './identical.ts';
 import type { RiskSignals } from './request.ts';
 import { rateSaturation, SENSITIVITIES, type Sensitivity } from './risk.ts';
 
@@ -143,14 +138,7 @@ export function factsStatement(q: FactsQuery): FactsStatement {
   }
   if (q.scopesOfAudience !== undefined) values.f_soa = q.scopesOfAudience;
   const id = q.identical;
-  if (id) {
-    if (typeof id.grantId === 'string') values.f_i_grant = id.grantId;
-    values.f_i_aud = id.audience;
-    values.f_i_kind = id.kind;
-    if (id.dpopJkt !== null) values.f_i_jkt = id.dpopJkt;
-    values.f_i_task = id.taskId;
-    values.f_i_after = iso(new Date(q.now.getTime() + (id.minRemaining ?? 30) * 1000));
-  }
+  if (id) Object.assign(values, identicalValues({ ...id, tenantId: q.tenantId, now: q.now }));
   const shape = [
     known === undefined ? 'b' : '-',
     audiences.length,
@@ -359,111 +347,4 @@ export async function gatherSignals(
   q: { tenantId: string; clientId: string; audiences: string[]; now: Date },
 ): Promise<RiskSignals> {
   return (await gatherFacts(db, q)).signals;
-}
-
-/** json columns come back parsed from postgres.js and PGlite alike, but a string is tolerated. */
-function parseJson<T>(value: T | string | null | undefined): T | undefined {
-  if (value === null || value === undefined) return undefined;
-  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
-}
-
-export interface IdenticalQuery {
-  tenantId: string;
-  grantId: string;
-  audience: string;
-  scopes: string[];
-  taskId: string;
-  kind: 'access' | 'vc';
-  dpopJkt: string | null;
-  now: Date;
-  /** Seconds the token must still have to be worth handing back; default 30. */
-  minRemaining?: number;
-}
-
-/** What REUSE hands back: the recorded token, enough to sign its claims again. */
-export interface IdenticalToken {
-  jti: string;
-  scope: string;
-  issuedAt: Date;
-  expiresAt: Date;
-  statusListId: string | null;
-  statusIdx: number | null;
-  /** The `task` claim as recorded (its purpose may differ from this request's words). */
-  task: Record<string, unknown> | null;
-}
-
-interface CandidateJson {
-  jti: string;
-  scope: string;
-  issued_at: string;
-  expires_at: string;
-  status_list_id: string | null;
-  status_idx: number | null;
-  task: Record<string, unknown> | null;
-}
-
-/**
- * Tokens minted from this grant for the same API, task id, form and DPoP key,
- * neither revoked nor within `minRemaining` seconds of expiry, newest expiry first,
- * as one json array (scopes are compared by pickIdentical). Only tokens minted from
- * the grant (not exchanged ones) qualify.
- */
-function identicalCandidates(db: DbOrTx, q: { grantId: SQLWrapper; dpopJkt: boolean }) {
-  return db
-    .select({
-      list: sql`coalesce(json_agg(json_build_object(
-        'jti', ${issuedTokens.jti}, 'scope', ${issuedTokens.scope},
-        'issued_at', ${issuedTokens.issuedAt}, 'expires_at', ${issuedTokens.expiresAt},
-        'status_list_id', ${issuedTokens.statusListId}, 'status_idx', ${issuedTokens.statusIdx},
-        'task', ${issuedTokens.task}
-      ) order by ${issuedTokens.expiresAt} desc), '[]'::json)`,
-    })
-    .from(issuedTokens)
-    .where(
-      and(
-        eq(issuedTokens.grantId, q.grantId),
-        eq(issuedTokens.tenantId, at('f_tenant')),
-        eq(issuedTokens.audience, at('f_i_aud')),
-        eq(issuedTokens.kind, at('f_i_kind')),
-        q.dpopJkt ? eq(issuedTokens.dpopJkt, at('f_i_jkt')) : isNull(issuedTokens.dpopJkt),
-        isNull(issuedTokens.parentJti),
-        isNull(issuedTokens.revokedAt),
-        isNotNull(issuedTokens.statusListId),
-        gt(issuedTokens.expiresAt, at('f_i_after')),
-        sql`${issuedTokens.task} ->> 'id' = ${at('f_i_task')}`,
-      ),
-    );
-}
-
-/** The first candidate whose scopes are the wanted ones, in any order. */
-function pickIdentical(candidates: CandidateJson[], scopes: string[]): IdenticalToken | undefined {
-  const wanted = [...new Set(scopes)].sort().join(' ');
-  const same = candidates.find(
-    (c) => [...new Set(c.scope.split(' ').filter(Boolean))].sort().join(' ') === wanted,
-  );
-  return (
-    same && {
-      jti: same.jti,
-      scope: same.scope,
-      issuedAt: new Date(same.issued_at),
-      expiresAt: new Date(same.expires_at),
-      statusListId: same.status_list_id,
-      statusIdx: same.status_idx,
-      task: same.task,
-    }
-  );
-}
-
-/** What REUSE would hand back for this task, if anything (see identicalCandidates). */
-export async function findIdenticalLiveToken(
-  db: DbOrTx,
-  q: IdenticalQuery,
-): Promise<IdenticalToken | undefined> {
-  const { tenantId, now, scopes, ...identical } = q;
-  const statement = factsStatement({ tenantId, clientId: '', audiences: [], now, identical });
-  const [row] = await identicalCandidates(db, {
-    grantId: at('f_i_grant'),
-    dpopJkt: q.dpopJkt !== null,
-  }).execute(statement.values);
-  return pickIdentical(parseJson(row?.list as CandidateJson[] | string | null) ?? [], scopes);
 }

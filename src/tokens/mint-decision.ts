@@ -29,8 +29,8 @@ import {
   type Facts,
   type FactsQuery,
   type FactsStatement,
-  type IdenticalToken,
 } from '../policy/signals.ts';
+import type { IdenticalToken } from '../policy/identical.ts';
 import type { TaskClaim } from './access-token.ts';
 
 /** What the response says about the policy's answer, when it changed anything (ADAPT, REUSE). */

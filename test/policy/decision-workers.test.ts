@@ -71,6 +71,15 @@ const request: fc.Arbitrary<DecisionRequest> = fc
     }),
   );
 
+/** One bare call: an agent minting for the mail API, no context, no entities. */
+const call: CedarCall = {
+  principal: { type: 'Mandate::Agent', id: 'agent_planner' },
+  action: { type: 'Mandate::Action', id: 'MintTaskToken' },
+  resource: { type: 'Mandate::Api', id: MAIL },
+  context: {},
+  entities: [],
+};
+
 const PUSHED = `
 @id("mail-send-denied")
 forbid (principal, action, resource is Mandate::Scope) when { resource.name == "mail:send" };
@@ -117,13 +126,6 @@ describe('policy decisions on worker threads', () => {
     const [thread] = workers.threads;
     if (!thread) throw new Error('no worker started');
     // Enough calls that the worker is still busy with them when it is stopped.
-    const call: CedarCall = {
-      principal: { type: 'Mandate::Agent', id: 'agent_planner' },
-      action: { type: 'Mandate::Action', id: 'MintTaskToken' },
-      resource: { type: 'Mandate::Api', id: MAIL },
-      context: {},
-      entities: [],
-    };
     const busy = workers.authorize('any', { p: 'permit (principal, action, resource);' }, [
       ...Array.from({ length: 5000 }, () => call),
     ]);
@@ -138,13 +140,6 @@ describe('policy decisions on worker threads', () => {
     // Long enough for a new worker to load Cedar, far too short for 20,000 calls.
     const workers = new DecisionWorkers(1, 256, 2000);
     pools.push(workers);
-    const call: CedarCall = {
-      principal: { type: 'Mandate::Agent', id: 'a' },
-      action: { type: 'Mandate::Action', id: 'MintTaskToken' },
-      resource: { type: 'Mandate::Api', id: MAIL },
-      context: {},
-      entities: [],
-    };
     const policies = { p: 'permit (principal, action, resource);' };
     await expect(
       workers.authorize(
@@ -164,13 +159,6 @@ describe('policy decisions on worker threads', () => {
 
   it('refuses a policy set Cedar cannot parse with ERR_CEDAR, and goes on deciding', async () => {
     const workers = pool(1);
-    const call: CedarCall = {
-      principal: { type: 'Mandate::Agent', id: 'a' },
-      action: { type: 'Mandate::Action', id: 'MintTaskToken' },
-      resource: { type: 'Mandate::Api', id: MAIL },
-      context: {},
-      entities: [],
-    };
     await expect(
       workers.authorize('bad', { p: 'permit (principal, action, resource) when {' }, [call]),
     ).rejects.toMatchObject({ code: 'ERR_CEDAR', message: /could not parse/ });

@@ -15,11 +15,11 @@ import { cedarFromWasm } from '../../src/policy/cedar-web.ts';
 import { DEFAULT_BUNDLE } from '../../src/policy/default-bundle.ts';
 import { PolicyEngine } from '../../src/policy/engine.ts';
 import { PreparedSets } from '../../src/policy/prepared.ts';
+import { findIdenticalLiveToken } from '../../src/policy/identical.ts';
 import { rateSaturation } from '../../src/policy/risk.ts';
 import {
   BaselineCache,
   factsStatement,
-  findIdenticalLiveToken,
   gatherFacts,
   gatherSignals,
   readFacts,
