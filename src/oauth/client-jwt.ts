@@ -18,7 +18,16 @@ export const CLIENT_ASSERTION_ALGS = [
   'RS256',
 ] as const;
 
-export type ClientJwtProblem = 'ERR_SIGNATURE' | 'ERR_TOO_LONG_LIVED' | 'ERR_FUTURE' | 'ERR_JTI';
+export type ClientJwtProblem =
+  'ERR_SIGNATURE' | 'ERR_TYP' | 'ERR_TOO_LONG_LIVED' | 'ERR_FUTURE' | 'ERR_JTI';
+
+/**
+ * `typ` values a client's own JWT may carry: none, the generic `JWT`, or the explicit
+ * type of draft-ietf-oauth-rfc7523bis (`client-authentication+jwt`). Any other explicit
+ * type says the JWT was made for something else (an access token, a DPoP proof), and
+ * RFC 8725 §3.11 asks that such JWTs never be accepted in each other's place.
+ */
+const CLIENT_JWT_TYPES = ['jwt', 'client-authentication+jwt'];
 
 export class ClientJwtError extends Error {
   constructor(
@@ -45,8 +54,12 @@ export async function verifyClientJwt(
   rules: ClientJwtRules,
 ): Promise<{ jti: string; exp: number }> {
   let payload;
+  let typ: unknown;
   try {
-    ({ payload } = await jwtVerify(jwt, getKey, {
+    ({
+      payload,
+      protectedHeader: { typ },
+    } = await jwtVerify(jwt, getKey, {
       algorithms: [...CLIENT_ASSERTION_ALGS],
       issuer: rules.clientId,
       subject: rules.clientId,
@@ -59,6 +72,14 @@ export async function verifyClientJwt(
     throw new ClientJwtError('ERR_SIGNATURE', 'signature, issuer, subject, audience or expiry', {
       cause,
     });
+  }
+  // Media types compare case-insensitively, with or without `application/` (RFC 7515 §4.1.9).
+  if (
+    typ !== undefined &&
+    (typeof typ !== 'string' ||
+      !CLIENT_JWT_TYPES.includes(typ.toLowerCase().replace(/^application\//, '')))
+  ) {
+    throw new ClientJwtError('ERR_TYP', `typ ${JSON.stringify(typ)} is not a client JWT's`);
   }
   const nowSeconds = Math.floor(rules.now.getTime() / 1000);
   const exp = payload.exp as number;

@@ -88,6 +88,7 @@ export async function verifyActorToken(
 
 const ACTOR_TOKEN_PROBLEMS: Record<ClientJwtProblem, (ctx: ExchangeTokenContext) => string> = {
   ERR_SIGNATURE: () => 'actor_token must be a JWT signed by the calling agent, for this issuer',
+  ERR_TYP: () => 'actor_token must be a client JWT (typ JWT or client-authentication+jwt)',
   ERR_TOO_LONG_LIVED: (ctx) => `actor_token must expire within ${ctx.maxAssertionTtl} seconds`,
   ERR_FUTURE: () => 'actor_token is issued in the future',
   ERR_JTI: () => 'actor_token jti is unusable',
