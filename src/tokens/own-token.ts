@@ -43,6 +43,11 @@ export async function verifyOwnAccessToken(
     if (typeof payload.jti !== 'string' || typeof payload.aud !== 'string') {
       return { ok: false, code: 'ERR_CLAIMS_SHAPE' };
     }
+    // jose applies clockTolerance to nbf as well as exp: the grace meant for a just-expired
+    // token must not also accept one that is not valid yet.
+    if (typeof payload.nbf === 'number' && payload.nbf > options.now.getTime() / 1000) {
+      return { ok: false, code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' };
+    }
     // Signed by us with these claims, so the shape is ours (see mintAccessToken).
     return { ok: true, claims: payload as unknown as AccessTokenClaims };
   } catch (err) {
