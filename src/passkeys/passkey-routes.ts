@@ -5,7 +5,7 @@
  * ceremony succeeds.
  */
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Deps } from '../deps.ts';
 import { OAuthError } from '../oauth/errors.ts';
@@ -16,7 +16,14 @@ import {
   inviteRegistrationOptions,
   type RegistrationDeps,
 } from './registration.ts';
-import { endSession, loadSession, requireCsrf, startSession, type SessionEnv } from './session.ts';
+import {
+  endSession,
+  loadSession,
+  refuseCrossSite,
+  requireCsrf,
+  startSession,
+  type SessionEnv,
+} from './session.ts';
 import { completeSignIn, signInOptions } from './sign-in.ts';
 
 /** A WebAuthn response as @simplewebauthn/browser sends it; the library checks the rest. */
@@ -29,6 +36,11 @@ const credential = z.looseObject({
 });
 
 async function body<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  // JSON only: a cross-site form can POST a JSON-looking text/plain body without a CORS
+  // preflight, and the anonymous ceremonies below start sessions (login CSRF).
+  if (!/^application\/json(\s*;|$)/i.test(c.req.header('content-type') ?? '')) {
+    throw new OAuthError('invalid_request', 'body must be application/json');
+  }
   const value: unknown = await c.req.json().catch(() => undefined);
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new OAuthError('invalid_request', 'malformed passkey request');
@@ -52,13 +64,19 @@ export function passkeyRoutes(deps: Deps): Hono<SessionEnv> {
   const session = loadSession(sessionDeps);
   const csrf = requireCsrf(config);
   const app = new Hono<SessionEnv>();
+  // The anonymous ceremonies have no session to carry a CSRF token; they start one, so a
+  // cross-site page must not be able to drive them (login CSRF).
+  const sameOrigin: MiddlewareHandler = async (c, next) => {
+    refuseCrossSite(c, config.publicUrl);
+    await next();
+  };
 
-  app.post('/passkeys/register/options', async (c) => {
+  app.post('/passkeys/register/options', sameOrigin, async (c) => {
     const { invite } = await body(c, z.object({ invite: z.string().max(128) }));
     return c.json(await inviteRegistrationOptions(ceremony, invite).catch(refuse), 200, noStore);
   });
 
-  app.post('/passkeys/register/verify', async (c) => {
+  app.post('/passkeys/register/verify', sameOrigin, async (c) => {
     const { invite, response } = await body(
       c,
       z.object({ invite: z.string().max(128), response: credential }),
@@ -77,11 +95,12 @@ export function passkeyRoutes(deps: Deps): Hono<SessionEnv> {
     return c.json({ ok: true, redirect: '/' }, 200, noStore);
   });
 
-  app.post('/passkeys/signin/options', async (c) =>
-    c.json(await signInOptions(ceremony), 200, noStore),
-  );
+  app.post('/passkeys/signin/options', sameOrigin, async (c) => {
+    await body(c, z.object({}));
+    return c.json(await signInOptions(ceremony), 200, noStore);
+  });
 
-  app.post('/passkeys/signin/verify', async (c) => {
+  app.post('/passkeys/signin/verify', sameOrigin, async (c) => {
     const { response } = await body(c, z.object({ response: credential }));
     await db
       .transaction(async (tx) => {

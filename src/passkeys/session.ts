@@ -112,19 +112,32 @@ export function loadSession(deps: SessionDeps): MiddlewareHandler<SessionEnv> {
 }
 
 /**
- * For POSTs from pages: a live session, an Origin (when the browser sends one) equal
- * to ours, and the session's CSRF token in the `x-csrf-token` header or a `csrf`
- * form field. SameSite=Strict already stops cross-site cookies; this is the second lock.
+ * Refuses a request a browser says came from elsewhere: an Origin other than ours, or
+ * (when a browser sends Fetch Metadata but no Origin) a Sec-Fetch-Site other than
+ * same-origin or none (a person's own navigation). Clients that are not browsers send
+ * neither and are judged by what else the endpoint requires.
+ */
+export function refuseCrossSite(c: Context, publicUrl: string): void {
+  const sentOrigin = c.req.header('origin');
+  const site = c.req.header('sec-fetch-site');
+  if (
+    (sentOrigin !== undefined && sentOrigin !== new URL(publicUrl).origin) ||
+    (site !== undefined && site !== 'same-origin' && site !== 'none')
+  ) {
+    throw new OAuthError('invalid_request', 'cross-origin request refused', 403);
+  }
+}
+
+/**
+ * For POSTs from pages: a live session, a request from our own origin (refuseCrossSite),
+ * and the session's CSRF token in the `x-csrf-token` header or a `csrf` form field.
+ * SameSite=Strict already stops cross-site cookies; this is the second lock.
  */
 export function requireCsrf(config: Pick<Config, 'publicUrl'>): MiddlewareHandler<SessionEnv> {
-  const origin = new URL(config.publicUrl).origin;
   return async (c, next) => {
     const session = c.get('session');
     if (!session) throw new OAuthError('login_required', 'sign in first', 401);
-    const sentOrigin = c.req.header('origin');
-    if (sentOrigin !== undefined && sentOrigin !== origin) {
-      throw new OAuthError('invalid_request', 'cross-origin request refused', 403);
-    }
+    refuseCrossSite(c, config.publicUrl);
     let token = c.req.header('x-csrf-token');
     if (
       token === undefined &&
