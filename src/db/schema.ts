@@ -12,3 +12,4 @@ export * from './schema/delegation.ts';
 export * from './schema/tokens.ts';
 export * from './schema/revocation.ts';
 export * from './schema/audit.ts';
+export * from './schema/ratelimit.ts';
