@@ -20,6 +20,12 @@ const envSchema = z.object({
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** PostgreSQL connection string; when absent the broker runs on embedded PGlite. */
   DATABASE_URL: z.string().min(1).optional(),
+  /**
+   * Seconds the broker waits for PostgreSQL to accept a connection. While PostgreSQL is
+   * down or restarting, a request that needs a connection fails within about this long
+   * (503 temporarily_unavailable) instead of waiting for it to come back.
+   */
+  MANDATE_DB_CONNECT_TIMEOUT: seconds(5, 1, 120),
   /** Key-encryption key for private signing keys: 32 bytes, base64url. */
   MANDATE_KEK: z.string().min(1).optional(),
   /** Where the embedded database, the generated KEK and the operator lock live. */
@@ -105,6 +111,7 @@ export interface Config {
   /** Issuer URL without a trailing slash. */
   publicUrl: string;
   databaseUrl: string | undefined;
+  dbConnectTimeout: number;
   kek: string | undefined;
   dataDir: string;
   signingAlg: SigningAlg;
@@ -162,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.HOST,
     publicUrl,
     databaseUrl: e.DATABASE_URL,
+    dbConnectTimeout: e.MANDATE_DB_CONNECT_TIMEOUT,
     kek: e.MANDATE_KEK,
     dataDir: e.MANDATE_DATA_DIR,
     signingAlg: e.MANDATE_SIGNING_ALG,

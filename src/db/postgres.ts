@@ -13,6 +13,8 @@ export interface PostgresOptions {
   migrate?: boolean;
   /** Pool size (default 10). */
   max?: number;
+  /** Seconds to wait for PostgreSQL to accept a connection (MANDATE_DB_CONNECT_TIMEOUT; default 5). */
+  connectTimeout?: number;
 }
 
 /** Any 64-bit number works as long as every broker instance uses the same one. */
@@ -25,6 +27,12 @@ export async function openPostgres(options: PostgresOptions): Promise<DatabaseHa
   const client = postgres(options.url, {
     max: options.max ?? 10,
     onnotice: () => {},
+    // Bounded waits while PostgreSQL is away (test/security/faults.test.ts): a connection
+    // attempt gives up after connectTimeout (postgres.js: 30 s), and a pool slot that lost
+    // its connection retries within a second (postgres.js backs off to 10–20 s after a few
+    // resets, and every query queued on the slot waits that long).
+    connect_timeout: options.connectTimeout ?? 5,
+    backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
   });
   const db = drizzle(client, { schema });
   return {

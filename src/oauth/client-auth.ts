@@ -18,6 +18,7 @@ import {
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { clientAssertionJtis, clients } from '../db/schema.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { verifyClientJwt } from './client-jwt.ts';
 import { invalidClient } from './errors.ts';
 
@@ -68,6 +69,9 @@ export class ClientAuthenticator {
     try {
       return await this.verify(input, endpoint);
     } catch (cause) {
+      // A database out of reach says nothing about the client: answering invalid_client
+      // would tell a well-configured agent its credentials are wrong (respond.ts makes it 503).
+      if (isDatabaseUnavailable(cause)) throw cause;
       throw invalidClient(cause);
     }
   }

@@ -29,13 +29,15 @@ export type OAuthErrorCode =
   | 'login_required'
   | 'not_found'
   | 'method_not_allowed'
-  | 'server_error';
+  | 'server_error'
+  // RFC 6749 §4.1.2.1: the server cannot handle the request for now (here: its database)
+  | 'temporarily_unavailable';
 
 export class OAuthError extends Error {
   constructor(
     readonly error: OAuthErrorCode,
     readonly description: string,
-    readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 = 400,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 503 = 400,
     options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(`${error}: ${description}`, options);
