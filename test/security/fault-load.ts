@@ -2,8 +2,8 @@
  * Agents minting at load while the database misbehaves, for the fault and race
  * tests: concurrent loops of per-task mints through the real token endpoint, each
  * request timed and its answer kept; a /readyz poller; and the one place these
- * tests read tables directly (`recordedTokens`), so that once row-level security
- * is on only that function needs the owner's handle.
+ * tests read tables directly (`recordedTokens`, `grantRevocation`), so that once
+ * row-level security is on only these functions need the owner's handle.
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
@@ -211,4 +211,30 @@ export async function recordedTokens(
     for (const e of entries) inLedger.add(e.subject.slice('token:'.length));
   }
   return { recorded, inLedger };
+}
+
+/**
+ * A grant's recorded tokens (jti, revoked or not) and the `tokens_revoked` count of
+ * its `grant.revoked` ledger entry: how many tokens the revocation's UPDATE found.
+ * Direct table reads, like recordedTokens.
+ */
+export async function grantRevocation(
+  db: Database,
+  grantId: string,
+): Promise<{ tokens: { jti: string; revoked: boolean }[]; tokensRevoked: number | undefined }> {
+  const rows = await db
+    .select({ jti: issuedTokens.jti, revokedAt: issuedTokens.revokedAt })
+    .from(issuedTokens)
+    .where(eq(issuedTokens.grantId, grantId));
+  const [entry] = await db
+    .select({ inputs: auditEntries.inputs })
+    .from(auditEntries)
+    .where(
+      and(eq(auditEntries.action, 'grant.revoked'), eq(auditEntries.subject, `grant:${grantId}`)),
+    );
+  const counted = entry?.inputs.tokens_revoked;
+  return {
+    tokens: rows.map((r) => ({ jti: r.jti, revoked: r.revokedAt !== null })),
+    tokensRevoked: typeof counted === 'number' ? counted : undefined,
+  };
 }
