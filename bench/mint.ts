@@ -323,7 +323,12 @@ async function measure(driver: string, database: DatabaseHandle): Promise<Driver
     pools.push(p);
     return p;
   };
-  const w = await createTaskWorld({}, database);
+  // The rate limits run (their counter upserts are part of a mint's cost) but never refuse:
+  // one agent minting flat out on a fixed clock is exactly what they would otherwise stop.
+  const w = await createTaskWorld(
+    { MANDATE_RATE_LIMIT_AGENT: '1000000', MANDATE_RATE_LIMIT_ADDRESS: '1000000' },
+    database,
+  );
   const grants: BenchGrant[] = [{ client: w.acme.agent, grantId: w.grantId, handle: w.handle }];
   for (let n = 1; n < AGENTS; n++) grants.push(await extraGrant(w, n));
   // The test app's key store re-reads the keys at every signing (cacheMs 0, for tests that

@@ -18,6 +18,8 @@ import { pageRoutes } from './ui/routes.tsx';
 import { passkeyRoutes } from './passkeys/passkey-routes.ts';
 import { delegationRoutes } from './delegation/routes.tsx';
 import { PolicyEngine } from './policy/engine.ts';
+import { DatabaseRateLimiter } from './ratelimit/database-limiter.ts';
+import { RequestLimits } from './ratelimit/guard.ts';
 import { RevocationFeed } from './revocation/feed.ts';
 import { revocationRoutes } from './revocation/routes.ts';
 import { StatusIndexAllocator } from './revocation/status-index.ts';
@@ -57,6 +59,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
             clock: deps.clock,
             ...(deps.authorizer ? { authorizer: deps.authorizer } : {}),
           }),
+    limits: requestLimits(deps),
   };
 
   const app = new Hono();
@@ -87,4 +90,16 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
   );
   app.onError((err, c) => errorResponse(err, c, deps.log));
   return { hono: app, ...services, close: () => services.revocations.close() };
+}
+
+/** The configured limits on the endpoints agents POST to; a limit of 0 is off. */
+function requestLimits(deps: Deps): RequestLimits {
+  const { config } = deps;
+  const rule = (limit: number) =>
+    limit > 0 ? { limit, windowSeconds: config.rateLimitWindow } : undefined;
+  return new RequestLimits(
+    deps.rateLimiter ?? new DatabaseRateLimiter(deps.database.db, deps.clock),
+    { address: rule(config.rateLimitAddress), agent: rule(config.rateLimitAgent) },
+    deps.clientAddress ?? (() => undefined),
+  );
 }

@@ -96,6 +96,32 @@ const envSchema = z.object({
   MANDATE_AUDIT_CHAIN_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   /** How often the broker signs a checkpoint (tenant, sequence, head hash) of each chain, seconds. */
   MANDATE_AUDIT_CHECKPOINT_INTERVAL: seconds(300, 1, 86_400),
+  /**
+   * Length of the rate limits' fixed window, seconds. The limits below count requests
+   * per window, per endpoint (CIBA backchannel authentication and token), in the
+   * database, so that every broker process sharing it shares them.
+   */
+  MANDATE_RATE_LIMIT_WINDOW: seconds(10, 1, 3600),
+  /**
+   * Requests one agent (client_id, after client authentication) may make to each of
+   * those endpoints per window; 0 turns the limit off. 500 per 10 s is 50 a second,
+   * well above an agent minting a token per task.
+   */
+  MANDATE_RATE_LIMIT_AGENT: z.coerce.number().int().min(0).max(1_000_000).default(500),
+  /**
+   * Requests one client address may make to each of those endpoints per window,
+   * counted before client authentication so that anonymous floods are throttled too;
+   * 0 turns the limit off. Several agents may share an address (a host, a NAT), hence
+   * more than the per-agent limit.
+   */
+  MANDATE_RATE_LIMIT_ADDRESS: z.coerce.number().int().min(0).max(1_000_000).default(2000),
+  /**
+   * How many reverse proxies, each appending its peer to X-Forwarded-For, stand in
+   * front of the broker. 0 (the default) ignores the header, which any client can
+   * forge, and takes the socket's peer; behind one proxy set 1, or every client
+   * shares the proxy's address and its limit.
+   */
+  MANDATE_TRUSTED_PROXIES: z.coerce.number().int().min(0).max(10).default(0),
   /** Largest request body accepted by any endpoint, in bytes. */
   MANDATE_MAX_BODY_BYTES: z.coerce
     .number()
@@ -138,6 +164,12 @@ export interface Config {
   policyWorkers: number;
   auditChainIntervalMs: number;
   auditCheckpointInterval: number;
+  rateLimitWindow: number;
+  /** 0: no limit per agent. */
+  rateLimitAgent: number;
+  /** 0: no limit per client address. */
+  rateLimitAddress: number;
+  trustedProxies: number;
 }
 
 export class ConfigError extends Error {
@@ -196,6 +228,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     policyWorkers: e.MANDATE_POLICY_WORKERS,
     auditChainIntervalMs: e.MANDATE_AUDIT_CHAIN_INTERVAL_MS,
     auditCheckpointInterval: e.MANDATE_AUDIT_CHECKPOINT_INTERVAL,
+    rateLimitWindow: e.MANDATE_RATE_LIMIT_WINDOW,
+    rateLimitAgent: e.MANDATE_RATE_LIMIT_AGENT,
+    rateLimitAddress: e.MANDATE_RATE_LIMIT_ADDRESS,
+    trustedProxies: e.MANDATE_TRUSTED_PROXIES,
   };
 }
 

@@ -5,6 +5,8 @@ import type { DatabaseHandle } from './db/database.ts';
 import type { KeyStore } from './keys/key-store.ts';
 import type { Authorizer } from './policy/authorizer.ts';
 import type { CedarApi } from './policy/cedar.ts';
+import type { ClientAddressResolver } from './ratelimit/client-address.ts';
+import type { RateLimiter } from './ratelimit/limiter.ts';
 import type { AssetStore } from './ui/assets.ts';
 
 export interface Deps {
@@ -18,6 +20,13 @@ export interface Deps {
   clock: Clock;
   /** The pages' stylesheet and browser scripts (src/node/assets.ts on Node). */
   assets: AssetStore;
+  /**
+   * Where a request came from, for the per-address rate limits (src/node/client-address.ts
+   * on Node); absent: nobody can tell, and all requests share one address bucket.
+   */
+  clientAddress?: ClientAddressResolver;
+  /** Where rate-limit counters live; absent: the database (DatabaseRateLimiter). */
+  rateLimiter?: RateLimiter;
   /** Where operational messages go; defaults to console.error in the Node entry. */
   log: (message: string) => void;
 }

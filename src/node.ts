@@ -13,6 +13,7 @@ import { pruneChallenges } from './passkeys/challenge-store.ts';
 import { pruneRevocationEvents } from './revocation/feed.ts';
 import { startAuditChainer } from './audit/chainer.ts';
 import { pruneSessions } from './passkeys/session.ts';
+import { pruneRateLimits } from './ratelimit/database-limiter.ts';
 
 const HOUR = 3_600_000;
 
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
           pruneSessions(deps.database.db, deps.clock.now()),
           pruneDpopProofJtis(deps.database.db, deps.clock.now()),
           pruneRevocationEvents(deps.database.db, deps.clock.now()),
+          pruneRateLimits(deps.database.db, deps.clock.now(), config.rateLimitWindow),
         ]).catch((e: unknown) => log(`pruning failed: ${String(e)}`)),
       HOUR / 6,
     ),

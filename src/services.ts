@@ -5,6 +5,7 @@
  */
 import type { ClientAuthenticator } from './oauth/client-auth.ts';
 import type { PolicyEngine } from './policy/engine.ts';
+import type { RequestLimits } from './ratelimit/guard.ts';
 import type { RevocationFeed } from './revocation/feed.ts';
 import type { StatusIndexAllocator } from './revocation/status-index.ts';
 
@@ -17,4 +18,6 @@ export interface Services {
    * built with `policy: false`, which benchmarks use to measure what deciding costs.
    */
   policy: PolicyEngine | undefined;
+  /** Rate limits of the CIBA backchannel and token endpoints (src/ratelimit/guard.ts). */
+  limits: RequestLimits;
 }

@@ -6,8 +6,9 @@
  * agent polls the token endpoint with `auth_req_id`.
  *
  * Every check runs before the INSERT, so a refused request writes nothing (client
- * authentication's replay record aside) — except a policy's refusal, whose
- * `grant.refused` ledger entry commits before the agent gets `access_denied`.
+ * authentication's replay record and the rate limits' counters aside) — except a
+ * policy's refusal, whose `grant.refused` ledger entry commits before the agent gets
+ * `access_denied`.
  */
 import { Hono } from 'hono';
 import type { Deps } from '../deps.ts';
@@ -15,7 +16,7 @@ import type { ClientAuthenticator } from '../oauth/client-auth.ts';
 import { clientAuthInput } from '../oauth/client-auth-input.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { readForm } from '../oauth/form.ts';
-import type { PolicyEngine } from '../policy/engine.ts';
+import type { Services } from '../services.ts';
 import { parseBackchannelInput } from './backchannel-input.ts';
 import { requestGrant } from './create-request.ts';
 import { resolvePerson } from './resolve-person.ts';
@@ -25,15 +26,18 @@ export function backchannelRoutes(
   deps: Pick<Deps, 'config' | 'database' | 'clock'>,
   auth: ClientAuthenticator,
   endpoint: string,
-  /** The app's policy engine; undefined only in benchmarks (then nothing is decided). */
-  policy: PolicyEngine | undefined,
+  /** `policy` is undefined only in benchmarks (then nothing is decided). */
+  { policy, limits }: Pick<Services, 'policy' | 'limits'>,
 ): Hono {
   const { config } = deps;
   const db = deps.database.db;
   const app = new Hono();
   app.post('/', async (c) => {
     const form = await readForm(c, ['resource']);
+    // Over a limit, CIBA's own word for "too often" (its §11 poll error, RFC 8628 §3.5).
+    await limits.byAddress(c, 'ciba', 'slow_down');
     const client = await auth.authenticate(clientAuthInput(c, form), endpoint);
+    await limits.byAgent(client.clientId, 'ciba', 'slow_down');
     if (client.kind !== 'agent') {
       throw new OAuthError('unauthorized_client', 'only agents may request a delegation');
     }

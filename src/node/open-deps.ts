@@ -13,6 +13,7 @@ import { KeyStore } from '../keys/key-store.ts';
 import { loadNodeCedar } from '../policy/cedar.ts';
 import { DecisionWorkers } from '../policy/decision-workers.ts';
 import { nodeAssets } from './assets.ts';
+import { nodeClientAddress } from './client-address.ts';
 import { dataPaths, ensureDataDir, loadOrCreateKek } from './data-dir.ts';
 
 export interface NodeDeps extends Deps {
@@ -50,6 +51,7 @@ export async function openNodeDeps(
     clock,
     log,
     assets: nodeAssets(),
+    clientAddress: nodeClientAddress(config.trustedProxies),
     close: async () => {
       await workers?.close();
       await database.close();

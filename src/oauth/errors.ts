@@ -30,6 +30,8 @@ export type OAuthErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'server_error'
+  // HTTP 429 (RFC 6585 §4): a rate limit refused the request (src/ratelimit/guard.ts)
+  | 'rate_limited'
   // RFC 6749 §4.1.2.1: the server cannot handle the request for now (here: its database)
   | 'temporarily_unavailable';
 

@@ -23,6 +23,7 @@ import { parseKek } from '../keys/kek.ts';
 import { paths } from './metadata.ts';
 import { REFRESH_GRANT_TYPE, refreshGrant } from './refresh-grant.ts';
 import { revocationEndpoint } from './revocation-route.ts';
+import type { RequestLimits } from '../ratelimit/guard.ts';
 import type { Services } from '../services.ts';
 
 /** The grant types the token endpoint accepts, by grant_type value. */
@@ -42,6 +43,7 @@ export function tokenEndpoint(
   endpoint: string,
   grants: Map<string, GrantHandler>,
   dpop: DpopVerifier,
+  limits: RequestLimits,
 ): Hono {
   const app = new Hono();
   const nonces = dpop.nonces;
@@ -55,7 +57,11 @@ export function tokenEndpoint(
   }
   app.post('/', async (c) => {
     const form = await readForm(c, ['resource']);
+    // A CIBA poll is told to slow down (CIBA Core §11, RFC 8628 §3.5); other grants get 429.
+    const refusal = form.get('grant_type') === CIBA_GRANT_TYPE ? 'slow_down' : 'rate_limited';
+    await limits.byAddress(c, 'token', refusal);
     const client = await auth.authenticate(clientAuthInput(c, form), endpoint);
+    await limits.byAgent(client.clientId, 'token', refusal);
     const grantType = form.get('grant_type');
     if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required');
     const handler = grants.get(grantType);
@@ -103,11 +109,17 @@ export function tokenRoutes(deps: Deps, services: Services): Hono {
   };
   app.route(
     paths.token,
-    tokenEndpoint(auth, `${issuer}${paths.token}`, grantHandlers(deps, services), dpop),
+    tokenEndpoint(
+      auth,
+      `${issuer}${paths.token}`,
+      grantHandlers(deps, services),
+      dpop,
+      services.limits,
+    ),
   );
   app.route(
     paths.backchannel,
-    backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`, services.policy),
+    backchannelRoutes(deps, auth, `${issuer}${paths.backchannel}`, services),
   );
   app.route(
     paths.introspection,

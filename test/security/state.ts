@@ -13,6 +13,10 @@
  *   after authentication leaves one row — the attacker's own assertion, not state.
  * - dpop_proof_jtis: a proof whose signature holds is remembered before the grant
  *   judges it (RFC 9449 §11.1), for the same reason.
+ * - rate_limits: the rate limits count every request to the CIBA and token endpoints
+ *   before anything else happens (src/ratelimit/guard.ts), refused ones included; the
+ *   counters are the limiter's, not the broker's state (test/security/rate-limits.test.ts
+ *   checks them).
  * And one a case may leave out, saying so:
  * - status_lists: a tenant's first mint in a process reserves a block of positions
  *   before the grant is judged (src/revocation/status-index.ts); bounded to one block
@@ -26,6 +30,8 @@ import type { TestApp } from '../helpers/app.ts';
 import { rowsOf } from '../helpers/rows.ts';
 
 export const REPLAY_CACHES = ['client_assertion_jtis', 'dpop_proof_jtis'] as const;
+/** Written by every request to the CIBA and token endpoints, by design (see above). */
+const RATE_COUNTERS = ['rate_limits'] as const;
 
 export interface DigestOptions {
   /** Tables to leave out besides REPLAY_CACHES (say why at the call). */
@@ -62,6 +68,7 @@ async function sha256Hex(text: string): Promise<string> {
  */
 export async function stateDigest(t: TestApp, options: DigestOptions = {}): Promise<string> {
   const skip = new Set<string>([
+    ...RATE_COUNTERS,
     ...(options.withReplayCaches ? [] : REPLAY_CACHES),
     ...(options.ignore ?? []),
   ]);
