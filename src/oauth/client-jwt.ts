@@ -90,7 +90,8 @@ export async function verifyClientJwt(
     throw new ClientJwtError('ERR_FUTURE', 'issued in the future');
   }
   const jti = payload.jti;
-  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) {
+  // The jti is stored to refuse replays, and PostgreSQL's text refuses U+0000: no control characters.
+  if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256 || /\p{Cc}/u.test(jti)) {
     throw new ClientJwtError('ERR_JTI', 'jti unusable');
   }
   return { jti, exp };

@@ -81,9 +81,15 @@ export async function checkDpopProofJws(
     throw new DpopProofError('a DPoP proof at the token endpoint must not carry ath');
   }
   const jti = payload.jti;
-  if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_DPOP_JTI_LENGTH) {
+  // Without control characters: the jti is stored (§11.1), and PostgreSQL's text refuses U+0000.
+  if (
+    typeof jti !== 'string' ||
+    jti.length === 0 ||
+    jti.length > MAX_DPOP_JTI_LENGTH ||
+    /\p{Cc}/u.test(jti)
+  ) {
     throw new DpopProofError(
-      `the DPoP proof jti must be a string of 1 to ${MAX_DPOP_JTI_LENGTH} characters`,
+      `the DPoP proof jti must be a string of 1 to ${MAX_DPOP_JTI_LENGTH} characters without control characters`,
     );
   }
   const jkt = await calculateJwkThumbprint(jwk, 'sha256');

@@ -57,6 +57,14 @@ export function revocationEventsEndpoint(
       throw new OAuthError('invalid_request', 'Last-Event-ID must be an event id from this stream');
     }
     const last = rawLast === undefined ? undefined : Number(rawLast);
+    // Hono answers HEAD with the GET route and drops the body unread: a stream opened
+    // here would never see its reader go away, and its subscription would stay forever.
+    if (c.req.method === 'HEAD') {
+      return c.body(null, 200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+      });
+    }
 
     const early: RevocationEvent[] = [];
     let live: ((e: RevocationEvent) => void) | undefined;

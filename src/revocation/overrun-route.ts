@@ -9,6 +9,7 @@ import { reportOverrun } from './overrun.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 
 const MAX_TEXT = 2048;
+const CONTROL = /\p{Cc}/u;
 
 export function overrunEndpoint(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
@@ -62,6 +63,11 @@ function scopes(raw: string | undefined): string[] {
 function text(value: string | undefined, name: string): string | undefined {
   if (value !== undefined && value.length > MAX_TEXT) {
     throw new OAuthError('invalid_request', `${name} is longer than ${MAX_TEXT} characters`);
+  }
+  // PostgreSQL's text cannot hold U+0000 (the insert would fail as a 500), and no jti,
+  // method, path or action description needs a control character.
+  if (value !== undefined && CONTROL.test(value)) {
+    throw new OAuthError('invalid_request', `${name} must not contain control characters`);
   }
   return value;
 }
