@@ -4,7 +4,6 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps.ts';
 import { didRoutes } from './did/routes.ts';
 import { healthRoutes } from './health/routes.ts';
@@ -14,6 +13,7 @@ import { OAuthError } from './oauth/errors.ts';
 import { authorizationServerMetadata, paths } from './oauth/metadata.ts';
 import { errorResponse } from './oauth/respond.ts';
 import { tokenRoutes } from './oauth/token-route.ts';
+import { securityHeaders } from './ui/csp.ts';
 import { pageRoutes } from './ui/routes.tsx';
 import { passkeyRoutes } from './passkeys/passkey-routes.ts';
 import { delegationRoutes } from './delegation/routes.tsx';
@@ -63,7 +63,7 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
   };
 
   const app = new Hono();
-  app.use(secureHeaders());
+  app.use(securityHeaders(config.publicUrl));
   app.use(
     bodyLimit({
       maxSize: config.maxBodyBytes,

@@ -28,7 +28,8 @@ describe('page security', () => {
   it('uses exactly the strict policy: nothing inline, nothing from elsewhere, no framing', () => {
     expect(CONTENT_SECURITY_POLICY).toBe(
       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; " +
+        "require-trusted-types-for 'script'; trusted-types 'none'",
     );
   });
 

@@ -4,6 +4,7 @@
  * the broker uses; an HTML page comes only from a page route; a redirect stays on
  * this origin; and no body shows a stack trace, a file path or the database's words.
  */
+import { CONTENT_SECURITY_POLICY as PAGE_CSP } from '../../../src/ui/csp.ts';
 import { ISSUER } from '../../helpers/app.ts';
 
 /** The statuses the broker answers with (src/oauth/errors.ts, the pages' 303 and 410). */
@@ -68,6 +69,12 @@ export function problemsWith(a: Answer): string[] {
   const asset = a.status === 200 && /^text\/(css|javascript)/.test(type);
   for (const leak of asset ? [] : LEAKS) {
     if (leak.test(a.body)) problems.push(`body matches ${String(leak)}`);
+  }
+  // src/ui/csp.ts: nosniff and no framing on everything, the strict policy on pages.
+  if (a.headers.get('x-content-type-options') !== 'nosniff') problems.push('no nosniff');
+  if (a.headers.get('x-frame-options') !== 'DENY') problems.push('framing not denied');
+  if (type.startsWith('text/html') && a.headers.get('content-security-policy') !== PAGE_CSP) {
+    problems.push('a page without the strict content security policy');
   }
   if (a.method === 'HEAD') {
     if (a.body !== '') problems.push('a HEAD answer with a body');
