@@ -53,7 +53,7 @@ import { appendAudit, setLedgerForBenchmark } from '../src/audit/append.ts';
 import { chainPending } from '../src/audit/chain.ts';
 import { startAuditChainer, type AuditChainer } from '../src/audit/chainer.ts';
 import { contentHash, normaliseEntry, type AuditEntryInput } from '../src/audit/content.ts';
-import type { DatabaseHandle } from '../src/db/database.ts';
+import { withOwner, type TestDatabase } from '../test/helpers/db.ts';
 import type { Deps } from '../src/deps.ts';
 import { KeyStore } from '../src/keys/key-store.ts';
 import { openPglite } from '../src/db/pglite.ts';
@@ -236,7 +236,7 @@ async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
 
 /** Deletes the tokens minted from the bench grants: back to the world as it was set up. */
 async function resetTokens(w: World, grants: BenchGrant[]): Promise<void> {
-  await w.t.deps.database.db.delete(issuedTokens).where(
+  await w.t.owner.delete(issuedTokens).where(
     inArray(
       issuedTokens.grantId,
       grants.map((g) => g.grantId),
@@ -301,10 +301,7 @@ async function runRound(
   await chainer?.stop();
   setLedgerForBenchmark(true);
   if (c.sameTask && RESET) {
-    const tokens = await w.t.deps.database.db.$count(
-      issuedTokens,
-      eq(issuedTokens.grantId, pick(0).grantId),
-    );
+    const tokens = await w.t.owner.$count(issuedTokens, eq(issuedTokens.grantId, pick(0).grantId));
     if (tokens !== 1) throw new Error(`REUSE minted ${tokens} tokens instead of handing one back`);
   }
   return { rate, used: next, latencies, nodeCpu, serverCpu };
@@ -315,7 +312,7 @@ const percentile = (xs: number[], p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 };
 
-async function measure(driver: string, database: DatabaseHandle): Promise<DriverFigures> {
+async function measure(driver: string, database: TestDatabase): Promise<DriverFigures> {
   // Decision worker pools the apps below use; stopped when the driver is done.
   const pools: DecisionWorkers[] = [];
   const pool = (size: number) => {
@@ -548,7 +545,7 @@ async function onPostgres(): Promise<DriverFigures | null> {
   try {
     const url = new URL(PG_URL);
     url.pathname = `/${name}`;
-    const database = await openPostgres({ url: url.href, max: PG_POOL });
+    const database = withOwner(await openPostgres({ url: url.href, max: PG_POOL }), url.href);
     try {
       return await measure(`PostgreSQL (postgres.js, pool ${PG_POOL})`, database);
     } finally {
@@ -621,7 +618,7 @@ async function main(): Promise<void> {
       `${AGENTS} agent(s); reset between rounds: ${RESET ? 'yes' : 'no'}`,
   );
   if (process.env.BENCH_PGLITE !== '0') {
-    const pglite = await openPglite();
+    const pglite = withOwner(await openPglite());
     try {
       report(await measure('PGlite (in-memory)', pglite));
     } finally {

@@ -12,6 +12,7 @@ import { median, opsPerSecond } from './measure.ts';
 import { cpus } from 'node:os';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { openPglite } from '../src/db/pglite.ts';
+import { withOwner } from '../test/helpers/db.ts';
 import { createVerifier, type Verifier } from '../src/sdk/verifier.ts';
 import {
   compress,
@@ -29,7 +30,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const IN_FLIGHT = 32;
 
 async function main(): Promise<void> {
-  const w = await createTaskWorld({}, await openPglite());
+  const w = await createTaskWorld({}, withOwner(await openPglite()));
   const fetchApp: typeof fetch = async (input, init) =>
     w.t.hono.request(input instanceof Request ? input : String(input), init);
   const token = (await mintOk(w, { resource: REPOS, scope: 'repo:read' })).access_token;

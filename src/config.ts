@@ -26,6 +26,11 @@ const envSchema = z.object({
    * (503 temporarily_unavailable) instead of waiting for it to come back.
    */
   MANDATE_DB_CONNECT_TIMEOUT: seconds(5, 1, 120),
+  /**
+   * The role that owns the tables, used only to apply migrations; default DATABASE_URL.
+   * Set it when DATABASE_URL logs in as a role that owns nothing (docs/SECURITY.md).
+   */
+  DATABASE_OWNER_URL: z.string().min(1).optional(),
   /** Key-encryption key for private signing keys: 32 bytes, base64url. */
   MANDATE_KEK: z.string().min(1).optional(),
   /** Where the embedded database, the generated KEK and the operator lock live. */
@@ -138,6 +143,7 @@ export interface Config {
   publicUrl: string;
   databaseUrl: string | undefined;
   dbConnectTimeout: number;
+  databaseOwnerUrl: string | undefined;
   kek: string | undefined;
   dataDir: string;
   signingAlg: SigningAlg;
@@ -202,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     publicUrl,
     databaseUrl: e.DATABASE_URL,
     dbConnectTimeout: e.MANDATE_DB_CONNECT_TIMEOUT,
+    databaseOwnerUrl: e.DATABASE_OWNER_URL,
     kek: e.MANDATE_KEK,
     dataDir: e.MANDATE_DATA_DIR,
     signingAlg: e.MANDATE_SIGNING_ALG,

@@ -12,6 +12,8 @@
  */
 import { and, asc, desc, eq, gt, lte, sql } from 'drizzle-orm';
 import type { Database, DbOrTx } from '../db/database.ts';
+import { auditPending } from '../db/lookups.ts';
+import { tenantDb } from '../db/tenancy.ts';
 import { auditEntries, auditLinks } from '../db/schema.ts';
 import { GENESIS_HASH, hasNoLink, linkHash, lockTenantChain } from './link.ts';
 
@@ -80,24 +82,35 @@ async function lowerBound(db: DbOrTx, lookbackMs: number, tenantId?: string): Pr
 export async function chainPending(db: Database, options: ChainOptions = {}): Promise<ChainResult> {
   const batchSize = options.batchSize ?? 1000;
   const tenantId = options.tenantId?.toLowerCase();
-  const after = await lowerBound(db, options.lookbackMs ?? 10_000, tenantId);
-  const pending = await db
-    .selectDistinct({ tenantId: auditEntries.tenantId })
-    .from(auditEntries)
-    .where(
-      and(
-        unlinked(after),
-        tenantId === undefined ? undefined : eq(auditEntries.tenantId, tenantId),
-      ),
-    );
+  const lookbackMs = options.lookbackMs ?? 10_000;
+  let after: number;
+  let pending: string[];
+  if (tenantId === undefined) {
+    // Across tenants, the bound and the tenants with work come from one lookup that
+    // sees every tenant's ledger (migration 0008); each chain is then written in its
+    // own tenant's scope.
+    ({ after, tenantIds: pending } = await auditPending(
+      db,
+      Number.isFinite(lookbackMs) ? lookbackMs / 1000 : null,
+    ));
+  } else {
+    const scoped = tenantDb(db, tenantId);
+    after = await lowerBound(scoped, lookbackMs, tenantId);
+    const [some] = await scoped
+      .select({ id: auditEntries.id })
+      .from(auditEntries)
+      .where(and(unlinked(after), eq(auditEntries.tenantId, tenantId)))
+      .limit(1);
+    pending = some ? [tenantId] : [];
+  }
   // Tenants' chains are independent: a few are chained at once, each in its own
   // transactions, so that one pass costs about as many round trips as one tenant.
-  const queue = pending.map((p) => p.tenantId);
+  const queue = [...pending];
   let linked = 0;
   const worker = async () => {
     for (let tenant = queue.shift(); tenant !== undefined; tenant = queue.shift()) {
       for (;;) {
-        const n = await chainBatch(db, tenant, after, batchSize);
+        const n = await chainBatch(tenantDb(db, tenant), tenant, after, batchSize);
         linked += n;
         if (n < batchSize) break;
       }

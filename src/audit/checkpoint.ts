@@ -11,6 +11,7 @@ import { epochSeconds, type Clock } from '../clock.ts';
 import { SIGNING_ALGS } from '../config.ts';
 import type { Database, DbOrTx } from '../db/database.ts';
 import { auditCheckpoints, auditLinks, tenants } from '../db/schema.ts';
+import { inTenant, tenantDb } from '../db/tenancy.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { AuditError } from './errors.ts';
 import { lockTenantChain } from './link.ts';
@@ -64,7 +65,7 @@ export async function signCheckpoint(
   // Fetched before the transaction: the key store reads through its own handle, and on
   // PGlite (one connection) that read would wait for our transaction forever.
   const signer = await keys.signer();
-  return db.transaction(async (tx) => {
+  return inTenant(db, tid, async (tx) => {
     // The chain lock makes the head final for this transaction and keeps two brokers
     // from signing the same head twice.
     await lockTenantChain(tx, tid);
@@ -109,10 +110,11 @@ export async function signCheckpoints(
 ): Promise<SignedCheckpoint[]> {
   const signed: SignedCheckpoint[] = [];
   for (const { id } of await db.select({ id: tenants.id }).from(tenants)) {
-    // Two index probes per tenant decide whether anything is due, without a transaction.
-    const current = await head(db, id);
+    // Two index probes per tenant, in its scope, decide whether anything is due.
+    const scoped = tenantDb(db, id);
+    const current = await head(scoped, id);
     if (!current) continue;
-    const covered = await newestCheckpointSeq(db, id);
+    const covered = await newestCheckpointSeq(scoped, id);
     if (covered !== undefined && covered >= current.seq) continue;
     const checkpoint = await signCheckpoint(db, keys, id, clock);
     if (checkpoint) signed.push(checkpoint);

@@ -5,7 +5,8 @@
  * and all, so an export verifies on its own elsewhere (against the published JWKS).
  */
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
+import { tenantDb } from '../db/tenancy.ts';
 import { auditEntries, auditLinks, tenants } from '../db/schema.ts';
 import type { auditCheckpoints } from '../db/schema.ts';
 import { checkpointsOf } from './checkpoint.ts';
@@ -97,7 +98,7 @@ function line(
   return JSON.stringify(out);
 }
 
-export async function exportLedger(db: DbOrTx, options: ExportOptions): Promise<ExportResult> {
+export async function exportLedger(db: Database, options: ExportOptions): Promise<ExportResult> {
   const pageSize = options.pageSize ?? 2000;
   const tenantId = options.tenantId?.toLowerCase();
   const list = await db
@@ -107,12 +108,15 @@ export async function exportLedger(db: DbOrTx, options: ExportOptions): Promise<
     .orderBy(asc(tenants.slug));
   let entries = 0;
   for (const { id, slug } of list) {
+    // Row-level security: each tenant's ledger is read in that tenant's scope.
+    const scoped = tenantDb(db, id);
     const bySeq = new Map<number, Checkpoint[]>();
-    for (const c of await checkpointsOf(db, id)) bySeq.set(c.seq, [...(bySeq.get(c.seq) ?? []), c]);
+    for (const c of await checkpointsOf(scoped, id))
+      bySeq.set(c.seq, [...(bySeq.get(c.seq) ?? []), c]);
     // Keyset paging on (seq, entry id), which stays correct even if seqs were duplicated.
     let after: [number, number] = [Number.MIN_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
     for (;;) {
-      const rows = await db
+      const rows = await scoped
         .select({ link: auditLinks, entry: auditEntries })
         .from(auditLinks)
         .innerJoin(auditEntries, eq(auditEntries.id, auditLinks.entryId))
@@ -134,7 +138,7 @@ export async function exportLedger(db: DbOrTx, options: ExportOptions): Promise<
     }
     let afterId = Number.MIN_SAFE_INTEGER;
     for (;;) {
-      const rows = await db
+      const rows = await scoped
         .select()
         .from(auditEntries)
         .where(and(eq(auditEntries.tenantId, id), gt(auditEntries.id, afterId), hasNoLink))

@@ -15,8 +15,9 @@
  * add a key as well. Pass `jwks` (the published JWK Set, saved elsewhere) to pin them.
  */
 import type { JSONWebKeySet, JWK } from 'jose';
-import type { DbOrTx } from '../db/database.ts';
-import { auditCheckpoints, auditLinks, signingKeys } from '../db/schema.ts';
+import type { Database, DbOrTx } from '../db/database.ts';
+import { signingKeys, tenants } from '../db/schema.ts';
+import { tenantDb } from '../db/tenancy.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { checkpointsOf, verifyCheckpointSignature } from './checkpoint.ts';
 import { ProblemList, type LedgerProblem } from './problems.ts';
@@ -75,17 +76,14 @@ async function databaseKeys(db: DbOrTx, keys: Pick<KeyStore, 'jwks'>): Promise<J
   return { keys: [...byKid.values()] };
 }
 
-async function tenantsToWalk(db: DbOrTx, tenantId: string | undefined): Promise<string[]> {
+/** The tenants to verify: the one asked for, or every tenant (each in its own scope). */
+async function tenantsToWalk(db: Database, tenantId: string | undefined): Promise<string[]> {
   if (tenantId !== undefined) return [tenantId];
-  const fromLinks = await db.selectDistinct({ id: auditLinks.tenantId }).from(auditLinks);
-  const fromCheckpoints = await db
-    .selectDistinct({ id: auditCheckpoints.tenantId })
-    .from(auditCheckpoints);
-  return [...new Set([...fromLinks, ...fromCheckpoints].map((r) => r.id))].sort();
+  return (await db.select({ id: tenants.id }).from(tenants)).map((r) => r.id).sort();
 }
 
 export async function verifyLedger(
-  db: DbOrTx,
+  db: Database,
   keys: Pick<KeyStore, 'jwks'>,
   options: VerifyOptions = {},
 ): Promise<LedgerReport> {
@@ -101,9 +99,13 @@ export async function verifyLedger(
     tenants: [],
   };
 
+  const now = options.now ?? new Date();
   for (const tenant of await tenantsToWalk(db, tenantId)) {
+    // Row-level security: each tenant's ledger is read in that tenant's scope.
+    const scoped = tenantDb(db, tenant);
     const signed = [];
-    for (const cp of await checkpointsOf(db, tenant)) {
+    const checkpoints = await checkpointsOf(scoped, tenant);
+    for (const cp of checkpoints) {
       report.checkpoints += 1;
       const at = { tenant_id: tenant, seq: cp.seq, checkpoint_id: cp.id };
       let claims;
@@ -134,7 +136,13 @@ export async function verifyLedger(
       if (claims.tid === tenant) signed.push({ id: cp.id, ...claims });
     }
 
-    const walk = await walkChain(db, tenant, new Set(signed.map((c) => c.seq)), problems, pageSize);
+    const walk = await walkChain(
+      scoped,
+      tenant,
+      new Set(signed.map((c) => c.seq)),
+      problems,
+      pageSize,
+    );
     report.entries += walk.entries;
     report.links += walk.links;
     let newest: TenantLedger['checkpoint'] = null;
@@ -161,22 +169,25 @@ export async function verifyLedger(
         };
       }
     }
-    report.tenants.push({
-      tenant_id: tenant,
-      links: walk.links,
-      head_seq: walk.head?.seq ?? null,
-      head_hash: walk.head?.hash ?? null,
-      checkpoint: newest,
+    // A tenant with neither links nor checkpoints has no chain to report (its entries,
+    // if any, are checked below).
+    if (tenantId !== undefined || walk.links > 0 || checkpoints.length > 0) {
+      report.tenants.push({
+        tenant_id: tenant,
+        links: walk.links,
+        head_seq: walk.head?.seq ?? null,
+        head_hash: walk.head?.hash ?? null,
+        checkpoint: newest,
+      });
+    }
+    report.entries += await checkUnlinked(scoped, problems, {
+      tenantId: tenant,
+      now,
+      graceMs: options.graceMs ?? 60_000,
+      pageSize,
     });
+    await checkDuplicates(scoped, problems, tenant);
   }
-
-  report.entries += await checkUnlinked(db, problems, {
-    tenantId,
-    now: options.now ?? new Date(),
-    graceMs: options.graceMs ?? 60_000,
-    pageSize,
-  });
-  await checkDuplicates(db, problems, tenantId);
 
   return {
     ok: problems.count === 0,

@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import * as schema from './schema.ts';
 import type { DatabaseHandle } from './database.ts';
 import { MIGRATIONS_DIR } from './migrations-dir.ts';
+import { APP_ROLE } from './tenancy.ts';
 
 export interface PgliteOptions {
   /** A directory to persist to; omit for an in-memory database. */
@@ -28,6 +29,10 @@ export async function openPglite(
   if (options.migrate !== false) {
     await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   }
+  // PGlite has one session and it is a superuser's, which row-level security never
+  // restricts: from here on the session acts as mandate_app, like the broker's
+  // PostgreSQL connections (src/db/tenancy.ts).
+  await client.exec(`set role ${APP_ROLE}`);
   return {
     db,
     client,

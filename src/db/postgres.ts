@@ -1,14 +1,22 @@
 /** Production driver: PostgreSQL through postgres.js. */
 import postgres from 'postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { sql } from 'drizzle-orm';
 import * as schema from './schema.ts';
-import type { DatabaseHandle } from './database.ts';
+import type { Database, DatabaseHandle } from './database.ts';
 import { MIGRATIONS_DIR } from './migrations-dir.ts';
+import { APP_ROLE } from './tenancy.ts';
 
 export interface PostgresOptions {
+  /**
+   * The broker's connections. Whichever role logs in (in production, a login role that
+   * is a member of mandate_app and owns nothing), they act as mandate_app.
+   */
   url: string;
+  /** The tables' owner, for migrations only (default: `url`). */
+  ownerUrl?: string;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
   /** Pool size (default 10). */
@@ -21,9 +29,6 @@ export interface PostgresOptions {
 const MIGRATION_LOCK = 0x6d616e64_617465n; // "mandate"
 
 export async function openPostgres(options: PostgresOptions): Promise<DatabaseHandle> {
-  if (options.migrate !== false) {
-    await migrateLocked(options.url);
-  }
   const client = postgres(options.url, {
     max: options.max ?? 10,
     onnotice: () => {},
@@ -33,8 +38,30 @@ export async function openPostgres(options: PostgresOptions): Promise<DatabaseHa
     // resets, and every query queued on the slot waits that long).
     connect_timeout: options.connectTimeout ?? 5,
     backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
+    // A startup parameter, so that every statement on every connection, in a
+    // transaction or not, is subject to the tenant policies (src/db/tenancy.ts).
+    connection: { role: APP_ROLE },
   });
   const db = drizzle(client, { schema });
+  // The broker's login usually owns nothing and cannot migrate: with every migration
+  // applied it needs not, and with some pending it says which setting is missing.
+  if (options.migrate !== false && !(await migrationsApplied(db))) {
+    try {
+      await migrateLocked(options.ownerUrl ?? options.url);
+    } catch (err) {
+      await client.end({ timeout: 5 });
+      if (
+        options.ownerUrl === undefined &&
+        (err as { cause?: { code?: string } }).cause?.code === '42501'
+      ) {
+        throw new Error(
+          "migrations are pending and DATABASE_URL may not apply them: set DATABASE_OWNER_URL to the tables' owner",
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
   return {
     db,
     driver: 'postgres',
@@ -55,6 +82,24 @@ export async function openPostgres(options: PostgresOptions): Promise<DatabaseHa
       await client.end({ timeout: 5 });
     },
   };
+}
+
+/**
+ * Whether the database has every migration of MIGRATIONS_DIR, by drizzle's own record
+ * (mandate_app may read it, migration 0009). False when it cannot tell: an empty
+ * database has neither the record nor, yet, the role the pool acts as.
+ */
+async function migrationsApplied(db: Database): Promise<boolean> {
+  const newest = readMigrationFiles({ migrationsFolder: MIGRATIONS_DIR }).at(-1)?.folderMillis ?? 0;
+  try {
+    // postgres.js answers with the rows themselves.
+    const [row] = (await db.execute(
+      sql`select max(created_at) as last from drizzle.__drizzle_migrations`,
+    )) as unknown as { last: string | null }[];
+    return Number(row?.last ?? 0) >= newest;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -21,6 +21,7 @@ import { parseBackchannelInput } from './backchannel-input.ts';
 import { requestGrant } from './create-request.ts';
 import { resolvePerson } from './resolve-person.ts';
 import { resolveTargets } from './resolve-targets.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 export function backchannelRoutes(
   deps: Pick<Deps, 'config' | 'database' | 'clock'>,
@@ -30,7 +31,6 @@ export function backchannelRoutes(
   { policy, limits }: Pick<Services, 'policy' | 'limits'>,
 ): Hono {
   const { config } = deps;
-  const db = deps.database.db;
   const app = new Hono();
   app.post('/', async (c) => {
     const form = await readForm(c, ['resource']);
@@ -42,6 +42,7 @@ export function backchannelRoutes(
       throw new OAuthError('unauthorized_client', 'only agents may request a delegation');
     }
     const input = parseBackchannelInput(form, config);
+    const db = tenantDb(deps.database.db, client.tenantId);
     const userId = await resolvePerson(db, client.tenantId, input.loginHint);
     const requested = await resolveTargets(db, client.tenantId, input.resources, input.scopes);
     const outcome = await db.transaction((tx) =>

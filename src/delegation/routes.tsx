@@ -19,6 +19,7 @@ import { completeApproval, durationCeiling, prepareApproval } from './approval.t
 import { DelegationError, denyRequest } from './decide.ts';
 import { revokeGrant } from './grants.ts';
 import { loadRequestView } from './request-view.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 const choiceSchema = z.strictObject({
   resources: z
@@ -72,7 +73,13 @@ const signedIn = (c: Context<SessionEnv>): Session => {
 
 export function delegationRoutes(deps: Deps, services: Pick<Services, 'policy'>): Hono<SessionEnv> {
   const { config, clock } = deps;
-  const approvalDeps = { db: deps.database.db, config, clock, policy: services.policy };
+  // Every page and action acts for the signed-in person, in their tenant's scope only.
+  const approvalDeps = (who: Session) => ({
+    db: tenantDb(deps.database.db, who.tenantId),
+    config,
+    clock,
+    policy: services.policy,
+  });
   // Per route, not use('*'): this app is mounted at '/', where a wildcard would run for every endpoint.
   const session = loadSession({ db: deps.database.db, config, clock });
   const csrf = requireCsrf(config);
@@ -83,7 +90,12 @@ export function delegationRoutes(deps: Deps, services: Pick<Services, 'policy'>)
     const who = c.get('session');
     // Signing in leads to the dashboard, which lists this request with its Review link.
     if (!who) return c.redirect('/', 303);
-    const view = await loadRequestView(deps.database.db, who, c.req.param('id'), clock.now());
+    const view = await loadRequestView(
+      tenantDb(deps.database.db, who.tenantId),
+      who,
+      c.req.param('id'),
+      clock.now(),
+    );
     if (!view) return renderPage(c, <RequestNotFoundPage session={who} />, 404);
     const ceiling = durationCeiling(view, config);
     const maxTokenTtl = Math.min(
@@ -99,21 +111,20 @@ export function delegationRoutes(deps: Deps, services: Pick<Services, 'policy'>)
 
   app.post('/requests/:id/approval/options', session, csrf, async (c) => {
     const choice = await jsonBody(c, choiceSchema);
-    const options = await prepareApproval(
-      approvalDeps,
-      signedIn(c),
-      c.req.param('id'),
-      choice,
-    ).catch(refusal);
+    const who = signedIn(c);
+    const options = await prepareApproval(approvalDeps(who), who, c.req.param('id'), choice).catch(
+      refusal,
+    );
     return c.json(options, 200, { 'cache-control': 'no-store' });
   });
 
   app.post('/requests/:id/approval/verify', session, csrf, async (c) => {
     const { response } = await jsonBody(c, verifySchema);
     const id = c.req.param('id');
+    const who = signedIn(c);
     const result = await completeApproval(
-      approvalDeps,
-      signedIn(c),
+      approvalDeps(who),
+      who,
       id,
       response as AuthenticationResponseJSON,
     ).catch(refusal);
@@ -136,16 +147,19 @@ export function delegationRoutes(deps: Deps, services: Pick<Services, 'policy'>)
   app.post('/requests/:id/deny', session, csrf, async (c) => {
     const id = c.req.param('id');
     const session = signedIn(c);
-    await denyRequest(deps.database.db, { ...session, requestId: id, now: clock.now() }).catch(
-      refusal,
-    );
+    await denyRequest(tenantDb(deps.database.db, session.tenantId), {
+      ...session,
+      requestId: id,
+      now: clock.now(),
+    }).catch(refusal);
     return c.redirect(`/requests/${id}`, 303);
   });
 
   app.post('/grants/:id/revoke', session, csrf, async (c) => {
+    const who = signedIn(c);
     await revokeGrant(
-      deps.database.db,
-      signedIn(c),
+      tenantDb(deps.database.db, who.tenantId),
+      who,
       c.req.param('id'),
       'revoked by the person',
       clock.now(),

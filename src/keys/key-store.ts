@@ -11,6 +11,7 @@ import type { SigningAlg } from '../config.ts';
 import type { Clock } from '../clock.ts';
 import type { Database, Tx } from '../db/database.ts';
 import { signingKeys, tenants } from '../db/schema.ts';
+import { nameTenant } from '../db/tenancy.ts';
 import { generateSigningKey } from './generate.ts';
 import { openPrivateJwk, sealPrivateJwk } from './seal.ts';
 
@@ -103,19 +104,22 @@ export class KeyStore {
         promoted = await this.insert(tx, 'current', now);
       }
       await this.insert(tx, 'next', now);
-      // Keys serve every tenant, and each tenant's ledger is a chain of its own.
+      // Keys serve every tenant, and each tenant's ledger is a chain of its own: the entry
+      // is written in each tenant's scope in turn (row-level security, src/db/tenancy.ts).
       const everyone = await tx.select({ id: tenants.id }).from(tenants);
-      await appendAuditMany(
-        tx,
-        everyone.map((t) => ({
-          tenantId: t.id,
-          at: now,
-          action: 'key.rotated',
-          actor: 'broker',
-          subject: `key:${promoted}`,
-          inputs: { retired: current?.kid ?? null, alg: this.options.alg },
-        })),
-      );
+      for (const t of everyone) {
+        await nameTenant(tx, t.id);
+        await appendAuditMany(tx, [
+          {
+            tenantId: t.id,
+            at: now,
+            action: 'key.rotated',
+            actor: 'broker',
+            subject: `key:${promoted}`,
+            inputs: { retired: current?.kid ?? null, alg: this.options.alg },
+          },
+        ]);
+      }
       return promoted;
     });
     this.cached = undefined;

@@ -32,7 +32,11 @@ export async function openNodeDeps(
   // Parsed before the database opens, so a bad KEK fails fast and leaves nothing open.
   const kek = parseKek(config.kek ?? loadOrCreateKek(config.dataDir, log));
   const database: DatabaseHandle = config.databaseUrl
-    ? await openPostgres({ url: config.databaseUrl, connectTimeout: config.dbConnectTimeout })
+    ? await openPostgres({
+        url: config.databaseUrl,
+        connectTimeout: config.dbConnectTimeout,
+        ...(config.databaseOwnerUrl ? { ownerUrl: config.databaseOwnerUrl } : {}),
+      })
     : await openPglite({ dataDir: dataPaths(config.dataDir).pgdata });
   const keys = new KeyStore(database.db, kek, {
     alg: config.signingAlg,

@@ -11,6 +11,7 @@ import type { StatusIndexAllocator } from '../revocation/status-index.ts';
 import { statusEntry } from '../revocation/status-claim.ts';
 import { OAuthError } from './errors.ts';
 import type { GrantHandler } from './grant-handler.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 
@@ -32,7 +33,7 @@ export function cibaGrant(
     const signer = await deps.keys.signer();
     // A pending poll hands its position back (authorization_pending is a refusal).
     return statusIndex.withPosition(client.tenantId, async (pos) => ({
-      ...(await pollCibaRequest(deps.database.db, {
+      ...(await pollCibaRequest(tenantDb(deps.database.db, client.tenantId), {
         clientId: client.clientId,
         authReqId,
         resource: resources[0],

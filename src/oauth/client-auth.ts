@@ -6,7 +6,7 @@
  * nothing about which check failed. The reason is kept as the error's cause for
  * logs.
  */
-import { eq, lt } from 'drizzle-orm';
+import { lt } from 'drizzle-orm';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -17,7 +17,8 @@ import {
 } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
-import { clientAssertionJtis, clients } from '../db/schema.ts';
+import { clientById } from '../db/lookups.ts';
+import { clientAssertionJtis } from '../db/schema.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { verifyClientJwt } from './client-jwt.ts';
 import { invalidClient } from './errors.ts';
@@ -99,7 +100,7 @@ export class ClientAuthenticator {
     if (input.clientId !== undefined && input.clientId !== claimedId) {
       throw new AuthFailure('client_id does not match the assertion');
     }
-    const [client] = await this.options.db.select().from(clients).where(eq(clients.id, claimedId));
+    const client = await clientById(this.options.db, claimedId);
     if (!client || client.status !== 'active') throw new AuthFailure('unknown or disabled client');
 
     const { jti, exp } = await verifyClientJwt(assertion, this.keysFor(client), {

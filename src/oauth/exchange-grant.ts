@@ -8,6 +8,7 @@ import { exchangeToken, type ExchangeResponse } from '../tokens/exchange.ts';
 import type { GrantHandler } from './grant-handler.ts';
 import type { Services } from '../services.ts';
 import { statusEntry } from '../revocation/status-claim.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 export { TOKEN_EXCHANGE_GRANT_TYPE } from '../tokens/exchange.ts';
 
@@ -23,7 +24,7 @@ export function exchangeGrant(
     return services.statusIndex.withPosition(client.tenantId, async (pos) => ({
       ...(await exchangeToken(
         {
-          db: deps.database.db,
+          db: tenantDb(deps.database.db, client.tenantId),
           client,
           issuer: config.publicUrl,
           now: deps.clock.now(),

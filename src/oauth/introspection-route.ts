@@ -5,6 +5,7 @@ import { authenticatedFormEndpoint } from './authenticated-form.ts';
 import type { ClientAuthenticator } from './client-auth.ts';
 import { OAuthError } from './errors.ts';
 import { introspectToken } from './introspection.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 export function introspectionEndpoint(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
@@ -15,7 +16,7 @@ export function introspectionEndpoint(
     const token = form.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
     // token_type_hint is only a hint (RFC 7662 §2.1); we have one kind an API may ask about.
-    const answer = await introspectToken(deps.database.db, deps.keys, {
+    const answer = await introspectToken(tenantDb(deps.database.db, caller.tenantId), deps.keys, {
       caller,
       token,
       now: deps.clock.now(),

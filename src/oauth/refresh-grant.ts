@@ -25,6 +25,7 @@ import { OAuthError } from './errors.ts';
 import type { OAuthForm } from './form.ts';
 import type { Services } from '../services.ts';
 import { statusEntry } from '../revocation/status-claim.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 export const REFRESH_GRANT_TYPE = 'refresh_token';
 
@@ -76,7 +77,7 @@ export function refreshGrant(
     const issuer = deps.config.publicUrl;
     const signer = await deps.keys.signer();
     return services.statusIndex.withPosition(client.tenantId, async (pos) => ({
-      ...(await mintTaskToken(deps.database.db, {
+      ...(await mintTaskToken(tenantDb(deps.database.db, client.tenantId), {
         clientId: client.clientId,
         tenantId: client.tenantId,
         handle,

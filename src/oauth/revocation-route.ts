@@ -5,6 +5,7 @@ import { authenticatedFormEndpoint } from './authenticated-form.ts';
 import type { ClientAuthenticator } from './client-auth.ts';
 import { OAuthError } from './errors.ts';
 import { revokeToken } from './revocation.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 export function revocationEndpoint(
   deps: Pick<Deps, 'config' | 'database' | 'keys' | 'clock'>,
@@ -14,7 +15,7 @@ export function revocationEndpoint(
   return authenticatedFormEndpoint(auth, endpoint, async (form, caller, c) => {
     const token = form.get('token');
     if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
-    await revokeToken(deps.database.db, deps.keys, {
+    await revokeToken(tenantDb(deps.database.db, caller.tenantId), deps.keys, {
       caller,
       token,
       tokenTypeHint: form.get('token_type_hint'),

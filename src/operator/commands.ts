@@ -12,6 +12,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { signingKeys } from '../db/schema.ts';
+import { tenantDb } from '../db/tenancy.ts';
 import { verifyGrantEvidence } from '../delegation/evidence.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 import { auditReplay, policyList, policyPush } from '../policy/operator.ts';
@@ -109,11 +110,8 @@ export const commands = {
   'grant verify': command({
     args: z.strictObject({ tenant, grant_id: z.string() }),
     run: async (ctx, a) => {
-      const report = await verifyGrantEvidence(
-        ctx.db,
-        await tenantIdOf(ctx.db, a.tenant),
-        a.grant_id,
-      );
+      const tenantId = await tenantIdOf(ctx.db, a.tenant);
+      const report = await verifyGrantEvidence(tenantDb(ctx.db, tenantId), tenantId, a.grant_id);
       if (!report) {
         throw new RegistryError(
           'ERR_NOT_FOUND',
@@ -166,7 +164,9 @@ export const commands = {
       window: z.string().optional(),
       buckets: z.string().optional(),
     }),
-    run: (ctx, a) => auditSummary(ctx, a),
+    // The summary reads the tenant's ledger and agents in its scope only.
+    run: async (ctx, a) =>
+      auditSummary({ ...ctx, db: tenantDb(ctx.db, await tenantIdOf(ctx.db, a.tenant)) }, a),
   }),
   'policy push': command({
     args: z.strictObject({ tenant, file: z.string() }),

@@ -4,8 +4,9 @@
  * a DELETE … RETURNING, so of two answers racing for one challenge only one wins.
  */
 import { and, eq, gt, lte } from 'drizzle-orm';
-import type { DbOrTx } from '../db/database.ts';
+import type { Database, DbOrTx } from '../db/database.ts';
 import { webauthnChallenges } from '../db/schema.ts';
+import { forEachTenant } from '../db/tenancy.ts';
 
 export type ChallengePurpose = 'registration' | 'authentication' | 'approval';
 
@@ -54,6 +55,11 @@ export async function consumeChallenge(
   return row;
 }
 
-export async function pruneChallenges(db: DbOrTx, now: Date): Promise<void> {
-  await db.delete(webauthnChallenges).where(lte(webauthnChallenges.expiresAt, now));
+/** Deletes expired challenges: a discoverable sign-in's (no tenant yet), then each tenant's. */
+export async function pruneChallenges(db: Database, now: Date): Promise<void> {
+  const expired = lte(webauthnChallenges.expiresAt, now);
+  await db.delete(webauthnChallenges).where(expired);
+  await forEachTenant(db, async (scoped) => {
+    await scoped.delete(webauthnChallenges).where(expired);
+  });
 }

@@ -25,6 +25,7 @@ import {
   type SessionEnv,
 } from './session.ts';
 import { completeSignIn, signInOptions } from './sign-in.ts';
+import { inTenant } from '../db/tenancy.ts';
 
 /** A WebAuthn response as @simplewebauthn/browser sends it; the library checks the rest. */
 const credential = z.looseObject({
@@ -125,13 +126,11 @@ export function passkeyRoutes(deps: Deps): Hono<SessionEnv> {
     const who = c.get('session');
     if (!who) throw new OAuthError('login_required', 'sign in first', 401);
     const { response } = await body(c, z.object({ response: credential }));
-    await db
-      .transaction((tx) =>
-        completeRegistration(tx, ceremony, response as unknown as RegistrationResponseJSON, {
-          person: who,
-        }),
-      )
-      .catch(refuse);
+    await inTenant(db, who.tenantId, (tx) =>
+      completeRegistration(tx, ceremony, response as unknown as RegistrationResponseJSON, {
+        person: who,
+      }),
+    ).catch(refuse);
     return c.json({ ok: true, redirect: '/' }, 200, noStore);
   });
 

@@ -22,6 +22,8 @@ import { consumeInvite } from '../registry/users.ts';
 import { findOpenInvite } from '../registry/open-invite.ts';
 import { consumeChallenge, issueChallenge } from './challenge-store.ts';
 import { claimedChallenge, PasskeyError, refusalReason } from './errors.ts';
+import { inviteTenant } from '../db/lookups.ts';
+import { nameTenant, tenantDb } from '../db/tenancy.ts';
 import { relyingParty } from './rp.ts';
 
 export interface RegistrationDeps {
@@ -53,7 +55,8 @@ async function optionsFor(
   context: Record<string, unknown>,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const rp = relyingParty(deps.config);
-  const existing = await deps.db
+  const db = tenantDb(deps.db, person.tenantId);
+  const existing = await db
     .select({ id: passkeys.id, transports: passkeys.transports })
     .from(passkeys)
     .where(eq(passkeys.userId, person.userId));
@@ -70,7 +73,7 @@ async function optionsFor(
     supportedAlgorithmIDs: [-8, -7, -257],
     timeout: deps.config.webauthnChallengeTtl * 1000,
   });
-  await issueChallenge(deps.db, {
+  await issueChallenge(db, {
     purpose: 'registration',
     challenge: options.challenge,
     tenantId: person.tenantId,
@@ -109,11 +112,17 @@ export async function completeRegistration(
   expect: { invite: string } | { person: Person },
 ): Promise<Person & { passkeyId: string }> {
   const now = deps.clock.now();
-  const challenge = claimedChallenge(response.response.clientDataJSON);
-  const row = challenge
-    ? await consumeChallenge(tx, { challenge, purpose: 'registration', now })
-    : undefined;
   const inviteHash = 'invite' in expect ? await sha256base64url(expect.invite) : undefined;
+  // The invite (or the signed-in person) names the tenant; the rest happens in its scope.
+  const tenantId = inviteHash
+    ? await inviteTenant(tx, inviteHash)
+    : (expect as { person: Person }).person.tenantId;
+  if (tenantId !== undefined) await nameTenant(tx, tenantId);
+  const challenge = claimedChallenge(response.response.clientDataJSON);
+  const row =
+    challenge && tenantId !== undefined
+      ? await consumeChallenge(tx, { challenge, purpose: 'registration', now })
+      : undefined;
   const matches =
     row &&
     (inviteHash

@@ -10,10 +10,12 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
-import type { DbOrTx } from '../db/database.ts';
+import type { Database, DbOrTx } from '../db/database.ts';
 import { sessions, users } from '../db/schema.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import { randomToken, sha256base64url } from '../random.ts';
+import { forEachTenant, inTenant } from '../db/tenancy.ts';
+import { sessionTenant } from '../db/lookups.ts';
 
 export interface Session {
   idHash: string;
@@ -51,15 +53,18 @@ export async function startSession(
   const secret = randomToken(32);
   const now = deps.clock.now();
   const expiresAt = new Date(now.getTime() + deps.config.sessionTtl * 1000);
-  await deps.db.insert(sessions).values({
-    idHash: await sha256base64url(secret),
-    tenantId: who.tenantId,
-    userId: who.userId,
-    passkeyId: who.passkeyId,
-    csrfToken: randomToken(32),
-    createdAt: now,
-    expiresAt,
-  });
+  const idHash = await sha256base64url(secret);
+  await inTenant(deps.db, who.tenantId, (tx) =>
+    tx.insert(sessions).values({
+      idHash,
+      tenantId: who.tenantId,
+      userId: who.userId,
+      passkeyId: who.passkeyId,
+      csrfToken: randomToken(32),
+      createdAt: now,
+      expiresAt,
+    }),
+  );
   const { name, secure } = cookieSettings(deps.config);
   setCookie(c, name, secret, {
     httpOnly: true,
@@ -73,7 +78,11 @@ export async function startSession(
 /** Deletes the session row and clears the cookie. */
 export async function endSession(c: Context<SessionEnv>, deps: SessionDeps): Promise<void> {
   const session = c.get('session');
-  if (session) await deps.db.delete(sessions).where(eq(sessions.idHash, session.idHash));
+  if (session) {
+    await inTenant(deps.db, session.tenantId, (tx) =>
+      tx.delete(sessions).where(eq(sessions.idHash, session.idHash)),
+    );
+  }
   const { name, secure } = cookieSettings(deps.config);
   deleteCookie(c, name, { path: '/', secure });
 }
@@ -83,25 +92,25 @@ export function loadSession(deps: SessionDeps): MiddlewareHandler<SessionEnv> {
   return async (c, next) => {
     c.set('session', undefined);
     const secret = getCookie(c, name);
-    if (secret && secret.length <= 128) {
-      const [row] = await deps.db
-        .select({
-          idHash: sessions.idHash,
-          tenantId: sessions.tenantId,
-          userId: sessions.userId,
-          csrfToken: sessions.csrfToken,
-          expiresAt: sessions.expiresAt,
-          email: users.email,
-          status: users.status,
-        })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(
-          and(
-            eq(sessions.idHash, await sha256base64url(secret)),
-            gt(sessions.expiresAt, deps.clock.now()),
-          ),
-        );
+    const idHash = secret && secret.length <= 128 ? await sha256base64url(secret) : undefined;
+    // The cookie names the session, the session its tenant: read in that tenant's scope.
+    const tenantId = idHash === undefined ? undefined : await sessionTenant(deps.db, idHash);
+    if (idHash !== undefined && tenantId !== undefined) {
+      const [row] = await inTenant(deps.db, tenantId, (tx) =>
+        tx
+          .select({
+            idHash: sessions.idHash,
+            tenantId: sessions.tenantId,
+            userId: sessions.userId,
+            csrfToken: sessions.csrfToken,
+            expiresAt: sessions.expiresAt,
+            email: users.email,
+            status: users.status,
+          })
+          .from(sessions)
+          .innerJoin(users, eq(users.id, sessions.userId))
+          .where(and(eq(sessions.idHash, idHash), gt(sessions.expiresAt, deps.clock.now()))),
+      );
       if (row && row.status === 'active') {
         const { idHash, tenantId, userId, csrfToken, expiresAt, email } = row;
         c.set('session', { idHash, tenantId, userId, csrfToken, expiresAt, email });
@@ -154,6 +163,8 @@ export function requireCsrf(config: Pick<Config, 'publicUrl'>): MiddlewareHandle
 }
 
 /** Deletes sessions past their expiry; they already open nothing, this only keeps the table small. */
-export async function pruneSessions(db: DbOrTx, now: Date): Promise<void> {
-  await db.delete(sessions).where(lte(sessions.expiresAt, now));
+export async function pruneSessions(db: Database, now: Date): Promise<void> {
+  await forEachTenant(db, async (scoped) => {
+    await scoped.delete(sessions).where(lte(sessions.expiresAt, now));
+  });
 }

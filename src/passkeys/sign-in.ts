@@ -15,6 +15,8 @@ import { verifyPasskeyAssertion } from './assertion.ts';
 import { consumeChallenge, issueChallenge } from './challenge-store.ts';
 import { claimedChallenge, PasskeyError } from './errors.ts';
 import type { Person, RegistrationDeps } from './registration.ts';
+import { passkeyTenant } from '../db/lookups.ts';
+import { nameTenant } from '../db/tenancy.ts';
 import { relyingParty } from './rp.ts';
 
 export async function signInOptions(
@@ -50,6 +52,16 @@ export async function completeSignIn(
       'this passkey response does not answer a current sign-in; start again',
     );
   }
+  // Any passkey may answer a discoverable sign-in: its credential id names the tenant,
+  // and the rest of the ceremony happens in that tenant's scope.
+  const tenantId =
+    typeof response.id === 'string' && response.id.length <= 1024
+      ? await passkeyTenant(tx, response.id)
+      : undefined;
+  if (tenantId === undefined) {
+    throw new PasskeyError('ERR_PASSKEY_UNKNOWN', 'this passkey is not registered here');
+  }
+  await nameTenant(tx, tenantId);
   const verified = await verifyPasskeyAssertion(tx, {
     response,
     expectedChallenge: challenge,

@@ -19,6 +19,7 @@
  */
 import { systemClock, type Clock } from '../clock.ts';
 import type { Database, DbOrTx } from '../db/database.ts';
+import { tenantDb } from '../db/tenancy.ts';
 import { compileBundle, type CompiledBundle } from './bundle.ts';
 import {
   bundleInForce,
@@ -115,7 +116,7 @@ export class PolicyEngine {
     options: { db?: DbOrTx } = {},
   ): Promise<Decision> {
     const recorded = normalizeRequest(request);
-    const db = options.db ?? this.#db;
+    const db = options.db ?? tenantDb(this.#db, tenantId);
     const ref = await this.inForce(tenantId, db);
     const compiled = await this.#compile(tenantId, ref, db);
     return this.#evaluate(tenantId, ref, compiled, recorded);
@@ -129,7 +130,7 @@ export class PolicyEngine {
     options: { db?: DbOrTx } = {},
   ): Promise<Decision> {
     const recorded = normalizeRequest(request);
-    const db = options.db ?? this.#db;
+    const db = options.db ?? tenantDb(this.#db, tenantId);
     let ref: BundleRef;
     if (bundle.version === 0) {
       ref = { id: DEFAULT_BUNDLE_ID, version: 0, digest: bundle.digest };
@@ -154,11 +155,11 @@ export class PolicyEngine {
   }
 
   /** The bundle in force for the tenant (cached for `refreshMs`). */
-  async inForce(tenantId: string, db: DbOrTx = this.#db): Promise<BundleRef> {
+  async inForce(tenantId: string, db?: DbOrTx): Promise<BundleRef> {
     const now = this.#clock.now().getTime();
     const known = this.#inForce.get(tenantId);
     if (known && now - known.at < this.#refreshMs) return known.ref;
-    const ref = await bundleInForce(db, tenantId);
+    const ref = await bundleInForce(db ?? tenantDb(this.#db, tenantId), tenantId);
     this.#inForce.set(tenantId, { ref, at: now });
     return ref;
   }
@@ -172,7 +173,13 @@ export class PolicyEngine {
   /** pushBundle, then this engine decides under the new version at once. */
   async push(tenantId: string, policies: string, pushedBy: string): Promise<PushResult> {
     try {
-      return await pushBundle(this.#db, tenantId, policies, pushedBy, this.#cedar);
+      return await pushBundle(
+        tenantDb(this.#db, tenantId),
+        tenantId,
+        policies,
+        pushedBy,
+        this.#cedar,
+      );
     } finally {
       this.invalidate(tenantId);
     }

@@ -4,10 +4,11 @@
  * refusals become RegistryErrors so that both transports report them alike.
  */
 import { readFile } from 'node:fs/promises';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Database } from '../db/database.ts';
 import { auditEntries, tenants } from '../db/schema.ts';
+import { tenantDb } from '../db/tenancy.ts';
 import { RegistryError, type RegistryErrorCode } from '../registry/errors.ts';
 import { tenantIdOf } from '../registry/tenants.ts';
 import { listBundles, pushBundle } from './bundles.ts';
@@ -63,7 +64,7 @@ export async function policyPush(
   const text = policies;
   const cedar = await loadNodeCedar();
   const pushed = await asRegistryErrors(() =>
-    pushBundle(db, tenantId, text, 'operator', cedar, clock),
+    pushBundle(tenantDb(db, tenantId), tenantId, text, 'operator', cedar, clock),
   );
   return {
     tenant: a.tenant,
@@ -77,7 +78,8 @@ export async function policyPush(
 
 /** `policy list --tenant T`: every version, newest first, and the shipped default. */
 export async function policyList(db: Database, a: { tenant: string }): Promise<Result> {
-  const bundles = await listBundles(db, await tenantIdOf(db, a.tenant));
+  const tenantId = await tenantIdOf(db, a.tenant);
+  const bundles = await listBundles(tenantDb(db, tenantId), tenantId);
   return {
     bundles: bundles.map((b) => ({
       id: b.id,
@@ -105,17 +107,21 @@ export async function auditReplay(
       `no audit entry ${a.entry_id}${a.tenant === undefined ? '' : ` in tenant "${a.tenant}"`}`,
     );
   if (!/^[1-9][0-9]{0,17}$/.test(a.entry_id)) throw notFound();
-  const tenantId = a.tenant === undefined ? undefined : await tenantIdOf(db, a.tenant);
-  const [entry] = await db
-    .select({ entry: auditEntries, slug: tenants.slug })
-    .from(auditEntries)
-    .innerJoin(tenants, eq(tenants.id, auditEntries.tenantId))
-    .where(
-      and(
-        eq(auditEntries.id, Number(a.entry_id)),
-        tenantId === undefined ? undefined : eq(auditEntries.tenantId, tenantId),
-      ),
-    );
+  // Each tenant's ledger is readable only in its own scope: without --tenant, every
+  // tenant is asked in turn (an operator's command, not a hot path).
+  const candidates =
+    a.tenant === undefined
+      ? (await db.select({ id: tenants.id }).from(tenants)).map((t) => t.id)
+      : [await tenantIdOf(db, a.tenant)];
+  let entry: { entry: typeof auditEntries.$inferSelect; slug: string } | undefined;
+  for (const tenantId of candidates) {
+    [entry] = await tenantDb(db, tenantId)
+      .select({ entry: auditEntries, slug: tenants.slug })
+      .from(auditEntries)
+      .innerJoin(tenants, eq(tenants.id, auditEntries.tenantId))
+      .where(eq(auditEntries.id, Number(a.entry_id)));
+    if (entry) break;
+  }
   if (!entry) throw notFound();
   const e = entry.entry;
   if (e.decision === null || e.policyVersion === null || e.policyDigest === null) {

@@ -7,6 +7,7 @@ import { disableClient, keySource, type ClientSelector, type KeySourceInput } fr
 import { conflictOn } from './errors.ts';
 import { tenantIdOf } from './tenants.ts';
 import { nameSchema, parseInput } from './validate.ts';
+import { nameTenant, tenantDb } from '../db/tenancy.ts';
 
 export interface AgentInput extends KeySourceInput {
   tenant: string;
@@ -29,6 +30,8 @@ export async function addAgent(db: Database, input: AgentInput): Promise<{ clien
   const clientId = randomId('agent');
   await db.transaction(async (tx) => {
     const tenantId = await tenantIdOf(tx, input.tenant);
+    // The slug names the tenant; what follows writes its rows only (src/db/tenancy.ts).
+    await nameTenant(tx, tenantId);
     try {
       await tx.insert(clients).values({ id: clientId, tenantId, kind: 'agent', name, ...keys });
     } catch (err) {
@@ -45,7 +48,7 @@ export async function listAgents(
   tenant: string,
 ): Promise<{ agents: AgentSummary[] }> {
   const tenantId = await tenantIdOf(db, tenant);
-  const rows = await db
+  const rows = await tenantDb(db, tenantId)
     .select()
     .from(clients)
     .where(and(eq(clients.tenantId, tenantId), eq(clients.kind, 'agent')))

@@ -17,6 +17,7 @@ import {
   scopesSchema,
   type ScopeInput,
 } from './validate.ts';
+import { nameTenant, tenantDb } from '../db/tenancy.ts';
 
 export interface ApiInput extends KeySourceInput {
   tenant: string;
@@ -54,6 +55,8 @@ export async function addApi(
   const clientId = randomId('api');
   await db.transaction(async (tx) => {
     const tenantId = await tenantIdOf(tx, input.tenant);
+    // The slug names the tenant; what follows writes its rows only (src/db/tenancy.ts).
+    await nameTenant(tx, tenantId);
     try {
       await tx.insert(clients).values({ id: clientId, tenantId, kind: 'api', name, ...keys });
       // Audience uniqueness across all tenants is enforced here, after the client row:
@@ -74,7 +77,8 @@ export async function addApi(
 
 export async function listApis(db: Database, tenant: string): Promise<{ apis: ApiSummary[] }> {
   const tenantId = await tenantIdOf(db, tenant);
-  const rows = await db
+  const scoped = tenantDb(db, tenantId);
+  const rows = await scoped
     .select({ client: clients, audience: apis.audience })
     .from(apis)
     .innerJoin(clients, eq(clients.id, apis.clientId))
@@ -82,7 +86,7 @@ export async function listApis(db: Database, tenant: string): Promise<{ apis: Ap
     .orderBy(asc(apis.audience));
   const ids = rows.map((r) => r.client.id);
   const scopeRows = ids.length
-    ? await db
+    ? await scoped
         .select()
         .from(apiScopes)
         .where(and(eq(apiScopes.tenantId, tenantId), inArray(apiScopes.apiClientId, ids)))

@@ -7,6 +7,7 @@ import { RegistryError } from './errors.ts';
 import { validatePublicJwks } from './jwks.ts';
 import { tenantIdOf } from './tenants.ts';
 import { jwksUriSchema, parseInput } from './validate.ts';
+import { nameTenant } from '../db/tenancy.ts';
 
 export interface KeySourceInput {
   /** An inline public JWK Set. */
@@ -63,6 +64,8 @@ export async function disableClient(
     throw new RegistryError('ERR_INVALID', `${field} must be a string`);
   return db.transaction(async (tx) => {
     const tenantId = await tenantIdOf(tx, tenant);
+    // The slug names the tenant; what follows writes its rows only (src/db/tenancy.ts).
+    await nameTenant(tx, tenantId);
     const which =
       field === 'clientId'
         ? eq(clients.id, value)

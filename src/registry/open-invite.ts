@@ -7,6 +7,8 @@ import { and, eq, gt, isNull, ne } from 'drizzle-orm';
 import type { Clock } from '../clock.ts';
 import type { DbOrTx } from '../db/database.ts';
 import { invites, tenants, users } from '../db/schema.ts';
+import { inviteTenant } from '../db/lookups.ts';
+import { inTenant } from '../db/tenancy.ts';
 import { sha256base64url } from '../random.ts';
 
 export interface OpenInvite {
@@ -24,24 +26,30 @@ export async function findOpenInvite(
 ): Promise<OpenInvite | undefined> {
   // Same bound as consumeInvite: anything longer was never one of our secrets.
   if (secret.length === 0 || secret.length > 128) return undefined;
-  const [row] = await db
-    .select({
-      tenantId: users.tenantId,
-      userId: users.id,
-      email: users.email,
-      tenant: tenants.slug,
-      expiresAt: invites.expiresAt,
-    })
-    .from(invites)
-    .innerJoin(users, eq(users.id, invites.userId))
-    .innerJoin(tenants, eq(tenants.id, invites.tenantId))
-    .where(
-      and(
-        eq(invites.tokenHash, await sha256base64url(secret)),
-        isNull(invites.usedAt),
-        gt(invites.expiresAt, clock.now()),
-        ne(users.status, 'disabled'),
+  const tokenHash = await sha256base64url(secret);
+  // The link names the invite, the invite its tenant: read in that tenant's scope.
+  const tenantId = await inviteTenant(db, tokenHash);
+  if (tenantId === undefined) return undefined;
+  const [row] = await inTenant(db, tenantId, (tx) =>
+    tx
+      .select({
+        tenantId: users.tenantId,
+        userId: users.id,
+        email: users.email,
+        tenant: tenants.slug,
+        expiresAt: invites.expiresAt,
+      })
+      .from(invites)
+      .innerJoin(users, eq(users.id, invites.userId))
+      .innerJoin(tenants, eq(tenants.id, invites.tenantId))
+      .where(
+        and(
+          eq(invites.tokenHash, tokenHash),
+          isNull(invites.usedAt),
+          gt(invites.expiresAt, clock.now()),
+          ne(users.status, 'disabled'),
+        ),
       ),
-    );
+  );
   return row;
 }

@@ -11,6 +11,8 @@ import { randomToken, sha256base64url } from '../random.ts';
 import { RegistryError } from './errors.ts';
 import { tenantIdOf } from './tenants.ts';
 import { emailSchema, parseInput } from './validate.ts';
+import { inTenant, nameTenant } from '../db/tenancy.ts';
+import { inviteTenant } from '../db/lookups.ts';
 
 export interface InviteOptions {
   /** The broker's public URL, without trailing slash; the link points at its invite page. */
@@ -40,6 +42,8 @@ export async function inviteUser(
   const now = options.clock.now();
   const userId = await db.transaction(async (tx) => {
     const tenantId = await tenantIdOf(tx, input.tenant);
+    // The slug names the tenant; what follows writes its rows only (src/db/tenancy.ts).
+    await nameTenant(tx, tenantId);
     await tx.insert(users).values({ tenantId, email }).onConflictDoNothing();
     const [user] = await tx
       .select({ id: users.id, status: users.status })
@@ -84,7 +88,10 @@ export async function consumeInvite(
   if (typeof secret !== 'string' || secret.length === 0 || secret.length > 128) throw refused;
   const tokenHash = await sha256base64url(secret);
   const now = clock.now();
-  return db.transaction(async (tx) => {
+  // The link names the invite, the invite its tenant: redeemed in that tenant's scope.
+  const tenantId = await inviteTenant(db, tokenHash);
+  if (tenantId === undefined) throw refused;
+  return inTenant(db, tenantId, async (tx) => {
     const [invite] = await tx
       .update(invites)
       .set({ usedAt: now })

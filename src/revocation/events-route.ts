@@ -20,6 +20,7 @@ import { OAuthError } from '../oauth/errors.ts';
 import { formOf, readForm, type OAuthForm } from '../oauth/form.ts';
 import type { Services } from '../services.ts';
 import type { RevocationEvent } from './feed.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 export const HEARTBEAT_MS = 15_000;
 const EVENT_ID = /^(0|[1-9][0-9]{0,14})$/;
@@ -46,7 +47,7 @@ export function revocationEventsEndpoint(
     if (caller.kind !== 'api') {
       throw new OAuthError('unauthorized_client', 'only APIs may follow revocation events', 403);
     }
-    const [api] = await deps.database.db
+    const [api] = await tenantDb(deps.database.db, caller.tenantId)
       .select({ audience: apis.audience })
       .from(apis)
       .where(and(eq(apis.clientId, caller.clientId), eq(apis.tenantId, caller.tenantId)));

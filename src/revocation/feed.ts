@@ -8,8 +8,10 @@
  * connection was being re-established is lost, and on Workers there is no
  * listening connection at all.
  */
-import { and, asc, eq, gt, lt, max } from 'drizzle-orm';
-import type { DatabaseHandle, DbOrTx } from '../db/database.ts';
+import { and, asc, eq, gt, lt } from 'drizzle-orm';
+import type { Database, DatabaseHandle } from '../db/database.ts';
+import { lastRevocationEventId, revocationEventsAfter } from '../db/lookups.ts';
+import { forEachTenant, tenantDb } from '../db/tenancy.ts';
 import { revocationEvents } from '../db/schema.ts';
 import { REVOCATION_CHANNEL } from './revoke.ts';
 
@@ -67,8 +69,7 @@ export class RevocationFeed {
     audience: string,
     from: { afterId: number } | { liveAt: Date },
   ): Promise<RevocationEvent[]> {
-    const { db } = this.database;
-    const rows = await db
+    const rows = await tenantDb(this.database.db, tenantId)
       .select()
       .from(revocationEvents)
       .where(
@@ -112,8 +113,7 @@ export class RevocationFeed {
 
   private async start(): Promise<void> {
     const { db } = this.database;
-    const [row] = await db.select({ last: max(revocationEvents.id) }).from(revocationEvents);
-    this.lastId = Number(row?.last ?? 0);
+    this.lastId = await lastRevocationEventId(db);
     if (this.database.listen) {
       this.unlisten = await this.database.listen(
         REVOCATION_CHANNEL,
@@ -129,15 +129,9 @@ export class RevocationFeed {
   private async drain(): Promise<void> {
     if (this.subscriptions.size === 0 && this.starting === undefined) return;
     for (;;) {
-      const rows = await this.database.db
-        .select()
-        .from(revocationEvents)
-        .where(gt(revocationEvents.id, this.lastId))
-        .orderBy(asc(revocationEvents.id))
-        .limit(PAGE);
-      for (const row of rows) {
-        this.lastId = row.id;
-        const event = toEvent(row);
+      const rows = await revocationEventsAfter(this.database.db, this.lastId, PAGE);
+      for (const event of rows) {
+        this.lastId = event.id;
         for (const s of this.subscriptions) {
           if (s.tenantId === event.tenantId && s.audience === event.audience) s.listener(event);
         }
@@ -151,8 +145,10 @@ export class RevocationFeed {
  * Drops events about things that are dead anyway (every token they concern has
  * expired): a stream resuming from an older id has nothing left to learn from them.
  */
-export async function pruneRevocationEvents(db: DbOrTx, now: Date): Promise<void> {
-  await db.delete(revocationEvents).where(lt(revocationEvents.expiresAt, now));
+export async function pruneRevocationEvents(db: Database, now: Date): Promise<void> {
+  await forEachTenant(db, async (scoped) => {
+    await scoped.delete(revocationEvents).where(lt(revocationEvents.expiresAt, now));
+  });
 }
 
 function toEvent(row: typeof revocationEvents.$inferSelect): RevocationEvent {

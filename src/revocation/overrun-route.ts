@@ -7,6 +7,7 @@ import { OAuthError } from '../oauth/errors.ts';
 import { scopeNameSchema } from '../registry/validate.ts';
 import { reportOverrun } from './overrun.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 const MAX_TEXT = 2048;
 const CONTROL = /\p{Cc}/u;
@@ -28,7 +29,7 @@ export function overrunEndpoint(
     if (attemptedScopes.length === 0 && attemptedAction === undefined) {
       throw new OAuthError('invalid_request', 'attempted_scope or attempted_action is required');
     }
-    const outcome = await reportOverrun(deps.database.db, deps.keys, {
+    const outcome = await reportOverrun(tenantDb(deps.database.db, caller.tenantId), deps.keys, {
       caller,
       token,
       jti: text(jti, 'jti'),

@@ -12,6 +12,7 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { statusLists } from '../db/schema.ts';
 import { OAuthError } from '../oauth/errors.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 /** A token's entry: which list (by id) and where in it. */
 export interface StatusPosition {
@@ -90,7 +91,7 @@ export class StatusIndexAllocator {
     for (;;) {
       // At most one list per tenant is not full (a new one opens only when none is),
       // so this touches one row; the WHERE is re-checked under the row lock.
-      const [row] = await this.db
+      const [row] = await tenantDb(this.db, tenantId)
         .update(statusLists)
         .set({ allocated: sql`${statusLists.allocated} + ${this.block}` })
         .where(
@@ -114,11 +115,12 @@ export class StatusIndexAllocator {
 
   /** Opens the tenant's next list; when another process opened it first, that one is used. */
   private async open(tenantId: string): Promise<void> {
-    const [last] = await this.db
+    const db = tenantDb(this.db, tenantId);
+    const [last] = await db
       .select({ number: sql<number>`coalesce(max(${statusLists.number}), 0)` })
       .from(statusLists)
       .where(eq(statusLists.tenantId, tenantId));
-    await this.db
+    await db
       .insert(statusLists)
       .values({ tenantId, number: Number(last?.number ?? 0) + 1, capacity: this.capacity })
       .onConflictDoNothing();

@@ -17,6 +17,8 @@ import {
   STATUS_LIST_MEDIA_TYPE,
   type StatusListTokenInput,
 } from './status-list.ts';
+import { statusListTenant } from '../db/lookups.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -24,12 +26,15 @@ export function statusListRoutes(deps: Pick<Deps, 'config' | 'database' | 'keys'
   const app = new Hono();
   const input = async (c: Context): Promise<StatusListTokenInput> => {
     const id = c.req.param('id') ?? '';
-    const list = UUID.test(id) ? await findStatusList(deps.database.db, id) : undefined;
-    if (!list) throw new OAuthError('not_found', 'no such status list', 404);
+    const tenantId = UUID.test(id) ? await statusListTenant(deps.database.db, id) : undefined;
+    // The list's URL is public; its tenant is found from it, then read in that scope.
+    const db = tenantId === undefined ? undefined : tenantDb(deps.database.db, tenantId);
+    const list = db && (await findStatusList(db, id));
+    if (!db || !list) throw new OAuthError('not_found', 'no such status list', 404);
     return {
       issuer: deps.config.publicUrl,
       list,
-      revoked: await revokedIndices(deps.database.db, list.id),
+      revoked: await revokedIndices(db, list.id),
       now: deps.clock.now(),
       ttl: deps.config.statusListTtl,
     };

@@ -29,6 +29,7 @@ import { ActiveGrants, PendingRequests, RecentActivity } from './pages/delegatio
 import { InvitePage, InviteRefusedPage } from './pages/invite.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
 import { renderPage } from './render.ts';
+import { tenantDb } from '../db/tenancy.ts';
 
 export function pageRoutes(deps: Deps): Hono<SessionEnv> {
   const { config, clock } = deps;
@@ -43,10 +44,11 @@ export function pageRoutes(deps: Deps): Hono<SessionEnv> {
     const who = c.get('session');
     if (!who) return renderPage(c, <SignInPage />);
     const now = clock.now();
+    const scoped = tenantDb(db, who.tenantId);
     const [pending, active, recent] = await Promise.all([
-      pendingRequests(db, who, now),
-      activeGrants(db, who, now),
-      recentActivity(db, who, now),
+      pendingRequests(scoped, who, now),
+      activeGrants(scoped, who, now),
+      recentActivity(scoped, who, now),
     ]);
     return renderPage(
       c,
@@ -71,7 +73,7 @@ export function pageRoutes(deps: Deps): Hono<SessionEnv> {
     }
     const window = raw as SummaryWindowName;
     const agents = await agentSummaries(
-      db,
+      tenantDb(db, who.tenantId),
       { tenantId: who.tenantId, personId: who.userId },
       windowEnding(clock.now(), window),
     );
@@ -92,9 +94,10 @@ export function pageRoutes(deps: Deps): Hono<SessionEnv> {
     const who = c.get('session');
     if (!who) throw new OAuthError('login_required', 'sign in first', 401);
     const now = clock.now();
+    const scoped = tenantDb(db, who.tenantId);
     const state = await dashboardState(
-      await pendingRequests(db, who, now),
-      await activeGrants(db, who, now),
+      await pendingRequests(scoped, who, now),
+      await activeGrants(scoped, who, now),
     );
     return c.json({ state }, 200, { 'cache-control': 'no-store' });
   });

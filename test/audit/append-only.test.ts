@@ -26,17 +26,17 @@ describe('the ledger tables are append-only in the database', () => {
   it.each(cases)('%s refuses %s', async (table, op) => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
-    await appendAudit(w.database.db, sampleEntry(tenant, w.clock.now(), 1));
-    await chainPending(w.database.db);
-    expect(await signCheckpoints(w.database.db, w.keys, w.clock)).toHaveLength(1);
+    await appendAudit(w.database.owner, sampleEntry(tenant, w.clock.now(), 1));
+    await chainPending(w.database.owner);
+    expect(await signCheckpoints(w.database.owner, w.keys, w.clock)).toHaveLength(1);
 
-    const failure = await w.database.db.execute(sql.raw(statements[op](table))).then(
+    const failure = await w.database.owner.execute(sql.raw(statements[op](table))).then(
       () => 'accepted',
       (err: unknown) => `${String(err)} ${String((err as { cause?: unknown }).cause)}`,
     );
     expect(failure).toMatch(new RegExp(`table ${table} is append-only: ${op} refused`));
     const [counts] = rowsOf<{ e: number; l: number; c: number }>(
-      await w.database.db.execute(
+      await w.database.owner.execute(
         sql`select (select count(*) from audit_entries)::int as e,
                    (select count(*) from audit_links)::int as l,
                    (select count(*) from audit_checkpoints)::int as c`,

@@ -50,10 +50,10 @@ describe('appendAudit', () => {
         n,
         random,
       );
-      written.push(await appendAudit(w.database.db, entry));
+      written.push(await appendAudit(w.database.owner, entry));
       expect(written.at(-1)?.contentHash).toBe(contentHash(normaliseEntry(entry)));
     }
-    const rows = await w.database.db.select().from(auditEntries).orderBy(asc(auditEntries.id));
+    const rows = await w.database.owner.select().from(auditEntries).orderBy(asc(auditEntries.id));
     expect(rows.map((r) => r.id)).toEqual(written.map((e) => e.id));
     for (const row of rows) {
       expect(row.tenantId).toBe(tenant);
@@ -83,30 +83,30 @@ describe('appendAudit', () => {
       { ...base, at: new Date('+010000-01-01T00:00:00Z') },
     ];
     for (const entry of bad) {
-      await expect(appendAudit(w.database.db, entry)).rejects.toMatchObject({
+      await expect(appendAudit(w.database.owner, entry)).rejects.toMatchObject({
         code: 'ERR_AUDIT_INVALID',
       });
     }
-    await expect(appendAudit(w.database.db, bad[0]!)).rejects.toBeInstanceOf(AuditError);
-    expect(await w.database.db.$count(auditEntries)).toBe(0);
+    await expect(appendAudit(w.database.owner, bad[0]!)).rejects.toBeInstanceOf(AuditError);
+    expect(await w.database.owner.$count(auditEntries)).toBe(0);
   });
 
   it('commits and rolls back with the caller’s transaction', async () => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
-    await w.database.db
+    await w.database.owner
       .transaction(async (tx) => {
         await appendAudit(tx, sampleEntry(tenant, w.clock.now(), 1));
         tx.rollback();
       })
       .catch(() => {});
-    await w.database.db.transaction(async (tx) => {
+    await w.database.owner.transaction(async (tx) => {
       await appendAuditMany(tx, [
         sampleEntry(tenant, w.clock.now(), 2),
         sampleEntry(tenant, w.clock.now(), 3),
       ]);
     });
-    const subjects = await w.database.db.select({ s: auditEntries.subject }).from(auditEntries);
+    const subjects = await w.database.owner.select({ s: auditEntries.subject }).from(auditEntries);
     expect(subjects.map((r) => r.s).sort()).toEqual(['token:jti-2', 'token:jti-3']);
   });
 });
@@ -116,20 +116,23 @@ describe('chainPending', () => {
     const w = await ledgerWorld(['acme', 'globex']);
     const [acme, globex] = w.tenants as [string, string];
     for (let n = 0; n < 30; n++) {
-      await appendAudit(w.database.db, sampleEntry(n % 3 ? acme : globex, w.clock.now(), n));
+      await appendAudit(w.database.owner, sampleEntry(n % 3 ? acme : globex, w.clock.now(), n));
     }
-    expect(await chainPending(w.database.db, { batchSize: 7 })).toEqual({ linked: 30, tenants: 2 });
-    expect(await chainPending(w.database.db)).toEqual({ linked: 0, tenants: 0 });
+    expect(await chainPending(w.database.owner, { batchSize: 7 })).toEqual({
+      linked: 30,
+      tenants: 2,
+    });
+    expect(await chainPending(w.database.owner)).toEqual({ linked: 0, tenants: 0 });
     for (const [tenant, size] of [
       [acme, 20],
       [globex, 10],
     ] as const) {
-      const chain = await chainOf(w.database.db, tenant);
+      const chain = await chainOf(w.database.owner, tenant);
       expect(chain.map((l) => l.seq)).toEqual(Array.from({ length: size }, (_, i) => i + 1));
       expect(chain[0]?.prevHash).toBe(GENESIS_HASH);
       chain.slice(1).forEach((l, i) => expect(l.prevHash).toBe(chain[i]?.hash));
     }
-    const report = await verifyLedger(w.database.db, w.keys);
+    const report = await verifyLedger(w.database.owner, w.keys);
     expect(report).toMatchObject({ ok: true, entries: 30, links: 30, problems: [] });
   });
 
@@ -137,26 +140,26 @@ describe('chainPending', () => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
     // A transaction that took its id first but commits last: reserve the id now, insert later.
-    const reserved = await reserveEntryId(w.database.db);
-    const later = await appendAudit(w.database.db, sampleEntry(tenant, w.clock.now(), 2));
-    await chainPending(w.database.db);
+    const reserved = await reserveEntryId(w.database.owner);
+    const later = await appendAudit(w.database.owner, sampleEntry(tenant, w.clock.now(), 2));
+    await chainPending(w.database.owner);
     const late = normaliseEntry(sampleEntry(tenant, w.clock.now(), 1));
-    await w.database.db
+    await w.database.owner
       .insert(auditEntries)
       .values({ ...late, id: reserved, contentHash: contentHash(late) });
     expect(reserved).toBeLessThan(later.id);
-    await chainPending(w.database.db);
-    const chain = await chainOf(w.database.db, tenant);
+    await chainPending(w.database.owner);
+    const chain = await chainOf(w.database.owner, tenant);
     expect(chain.map((l) => [l.seq, l.entryId])).toEqual([
       [1, later.id],
       [2, reserved],
     ]);
-    expect((await verifyLedger(w.database.db, w.keys)).problems).toEqual([]);
+    expect((await verifyLedger(w.database.owner, w.keys)).problems).toEqual([]);
   });
 
   it('yields one contiguous chain per tenant under concurrent writers and two chainers', async () => {
     const w = await ledgerWorld(['acme', 'globex', 'initech']);
-    const { db } = w.database;
+    const db = w.database.owner;
     const writers = 8;
     const perWriter = 25;
     let writing = true;
@@ -205,7 +208,7 @@ describe('chainPending', () => {
   it('still finds, after a pause in chaining (a broker that was down), entries its last pass missed', async () => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
-    const { db } = w.database;
+    const db = w.database.owner;
     const reserved = await reserveEntryId(db);
     await appendAudit(db, sampleEntry(tenant, w.clock.now(), 2));
     await chainPending(db);
@@ -219,7 +222,7 @@ describe('chainPending', () => {
   it('skips an entry in flight for longer than the lookback while chaining went on, until a sweep', async () => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
-    const { db } = w.database;
+    const db = w.database.owner;
     const reserved = await reserveEntryId(db);
     await appendAudit(db, sampleEntry(tenant, w.clock.now(), 2));
     await chainPending(db);
@@ -239,7 +242,7 @@ describe('startAuditChainer', () => {
   it('chains on its timer, checkpoints, and chains and checkpoints once more when stopped', async () => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
-    const { db } = w.database;
+    const db = w.database.owner;
     const logs: string[] = [];
     await appendAudit(db, sampleEntry(tenant, w.clock.now(), 1));
     const chainer = startAuditChainer({

@@ -19,18 +19,18 @@ import { tamperForGood } from './superuser.ts';
 async function history(w: LedgerWorld, perTenant = 5): Promise<void> {
   for (let n = 0; n < perTenant; n++) {
     for (const tenant of w.tenants) {
-      await appendAudit(w.database.db, sampleEntry(tenant, w.clock.now(), n));
+      await appendAudit(w.database.owner, sampleEntry(tenant, w.clock.now(), n));
     }
   }
-  await chainPending(w.database.db);
-  await signCheckpoints(w.database.db, w.keys, w.clock);
+  await chainPending(w.database.owner);
+  await signCheckpoints(w.database.owner, w.keys, w.clock);
 }
 
 const codes = async (w: LedgerWorld) =>
-  (await verifyLedger(w.database.db, w.keys)).problems.map((p) => p.code);
+  (await verifyLedger(w.database.owner, w.keys)).problems.map((p) => p.code);
 
 async function newestCheckpoint(w: LedgerWorld, tenant: string) {
-  const [row] = await w.database.db
+  const [row] = await w.database.owner
     .select()
     .from(auditCheckpoints)
     .where(eq(auditCheckpoints.tenantId, tenant))
@@ -58,14 +58,14 @@ describe('signCheckpoint', () => {
       head: row.headHash,
       iat: Math.floor(w.clock.now().getTime() / 1000),
     });
-    const [head] = await w.database.db
+    const [head] = await w.database.owner
       .select()
       .from(auditLinks)
       .where(and(eq(auditLinks.tenantId, tenant), eq(auditLinks.seq, 5)));
     expect(row.headHash).toBe(head?.hash);
     // Nothing new since: no second checkpoint of the same head.
-    expect(await signCheckpoint(w.database.db, w.keys, tenant, w.clock)).toBeNull();
-    expect(await signCheckpoints(w.database.db, w.keys, w.clock)).toEqual([]);
+    expect(await signCheckpoint(w.database.owner, w.keys, tenant, w.clock)).toBeNull();
+    expect(await signCheckpoints(w.database.owner, w.keys, w.clock)).toEqual([]);
   });
 
   it('keeps old checkpoints verifiable after their key has rotated out of JWKS', async () => {
@@ -76,7 +76,7 @@ describe('signCheckpoint', () => {
     w.clock.advance(3600); // past the retired key's publication window
     expect((await w.keys.jwks()).keys.map((k) => k.kid)).not.toContain(oldKid);
     await history(w);
-    const report = await verifyLedger(w.database.db, w.keys);
+    const report = await verifyLedger(w.database.owner, w.keys);
     expect(report).toMatchObject({ ok: true, checkpoints: 2, keys: 'database' });
   });
 });
@@ -92,7 +92,7 @@ describe('verifyLedger on checkpoints', () => {
       .setProtectedHeader({ alg: 'EdDSA', kid: (await w.keys.signer()).kid, typ: CHECKPOINT_TYP })
       .setIssuedAt(Math.floor(real.createdAt.getTime() / 1000))
       .sign(privateKey);
-    await w.database.db
+    await w.database.owner
       .insert(auditCheckpoints)
       .values({ ...real, id: undefined, signature: forged });
     expect(await codes(w)).toEqual(['checkpoint_signature_invalid']);
@@ -103,7 +103,7 @@ describe('verifyLedger on checkpoints', () => {
     const [tenant] = w.tenants as [string];
     await history(w);
     const real = await newestCheckpoint(w, tenant);
-    await tamperForGood(w.database.db, async (tx) => {
+    await tamperForGood(w.database.owner, async (tx) => {
       await tx.update(auditCheckpoints).set({ seq: 4 }).where(eq(auditCheckpoints.id, real.id));
     });
     expect(await codes(w)).toEqual(['checkpoint_altered']);
@@ -120,14 +120,14 @@ describe('verifyLedger on checkpoints', () => {
       .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: CHECKPOINT_TYP })
       .setIssuedAt(iat)
       .sign(signer.key);
-    await w.database.db.insert(auditCheckpoints).values({
+    await w.database.owner.insert(auditCheckpoints).values({
       tenantId: tenant,
       seq: 3,
       headHash: wrongHead,
       signature,
       createdAt: new Date(iat * 1000),
     });
-    const report = await verifyLedger(w.database.db, w.keys);
+    const report = await verifyLedger(w.database.owner, w.keys);
     expect(report.problems).toEqual([
       expect.objectContaining({ code: 'checkpoint_head_mismatch', seq: 3, tenant_id: tenant }),
     ]);
@@ -137,7 +137,7 @@ describe('verifyLedger on checkpoints', () => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
     await history(w);
-    await tamperForGood(w.database.db, async (tx) => {
+    await tamperForGood(w.database.owner, async (tx) => {
       const [last] = await tx
         .delete(auditLinks)
         .where(and(eq(auditLinks.tenantId, tenant), eq(auditLinks.seq, 5)))
@@ -151,7 +151,7 @@ describe('verifyLedger on checkpoints', () => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
     await history(w);
-    await tamperForGood(w.database.db, async (tx) => {
+    await tamperForGood(w.database.owner, async (tx) => {
       const links = await tx
         .select()
         .from(auditLinks)
@@ -193,7 +193,7 @@ describe('verifyLedger on checkpoints', () => {
     // The attacker appends a forged entry with a link, then signs a checkpoint with a key
     // of their own that they also add to signing_keys.
     const { id, contentHash: ch } = await appendAudit(
-      w.database.db,
+      w.database.owner,
       sampleEntry(tenant, w.clock.now(), 99),
     );
     const head = await newestCheckpoint(w, tenant);
@@ -204,12 +204,12 @@ describe('verifyLedger on checkpoints', () => {
       contentHash: ch,
       prevHash: head.headHash,
     });
-    await w.database.db
+    await w.database.owner
       .insert(auditLinks)
       .values({ tenantId: tenant, seq: 6, entryId: id, prevHash: head.headHash, hash });
     const { publicKey, privateKey } = await generateKeyPair('EdDSA', { extractable: true });
     const kid = 'smuggled';
-    await w.database.db.insert(signingKeys).values({
+    await w.database.owner.insert(signingKeys).values({
       kid,
       alg: 'EdDSA',
       status: 'retired',
@@ -220,7 +220,7 @@ describe('verifyLedger on checkpoints', () => {
       .setProtectedHeader({ alg: 'EdDSA', kid, typ: CHECKPOINT_TYP })
       .setIssuedAt(iat)
       .sign(privateKey);
-    await w.database.db.insert(auditCheckpoints).values({
+    await w.database.owner.insert(auditCheckpoints).values({
       tenantId: tenant,
       seq: 6,
       headHash: hash,
@@ -228,8 +228,8 @@ describe('verifyLedger on checkpoints', () => {
       createdAt: new Date(iat * 1000),
     });
 
-    expect((await verifyLedger(w.database.db, w.keys)).ok).toBe(true);
-    const pinned = await verifyLedger(w.database.db, w.keys, { jwks: published });
+    expect((await verifyLedger(w.database.owner, w.keys)).ok).toBe(true);
+    const pinned = await verifyLedger(w.database.owner, w.keys, { jwks: published });
     expect(pinned).toMatchObject({ ok: false, keys: 'pinned' });
     expect(pinned.problems.map((p) => p.code)).toEqual(['checkpoint_signature_invalid']);
   });

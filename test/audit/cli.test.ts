@@ -15,11 +15,13 @@ import { signCheckpoints } from '../../src/audit/checkpoint.ts';
 import { loadConfig } from '../../src/config.ts';
 import { generateKek } from '../../src/keys/kek.ts';
 import { acquireLock } from '../../src/node/data-dir.ts';
+import type { Database, DatabaseHandle } from '../../src/db/database.ts';
+import { tenantDb } from '../../src/db/tenancy.ts';
 import { openNodeDeps, type NodeDeps } from '../../src/node/open-deps.ts';
 import { addAgent } from '../../src/registry/agents.ts';
 import { tenantIdOf } from '../../src/registry/tenants.ts';
 import { cliJson, runCli, startBroker, tempDir, writeJson } from '../helpers/cli.ts';
-import { freshDatabase } from '../helpers/db.ts';
+import { freshDatabase, pgliteOwner } from '../helpers/db.ts';
 import { sampleEntry } from './ledger-world.ts';
 import { tamperForGood } from './superuser.ts';
 
@@ -36,11 +38,24 @@ function scratch(): string {
   return dir;
 }
 
+/** The tables' owner on each PostgreSQL database handed out, by the broker's URL. */
+const owners = new Map<string, Database>();
+
+/** The owner's view of the database `env` names: tampering needs the tables' owner. */
+function ownerOf(env: Record<string, string>, database: DatabaseHandle): Database {
+  const url = env.DATABASE_URL;
+  if (url === undefined) return pgliteOwner(database.db);
+  const owner = owners.get(url);
+  if (!owner) throw new Error('no owner handle for this database');
+  return owner;
+}
+
 async function driverEnv(): Promise<Record<string, string>> {
   if (inject('dbTemplate').driver === 'pglite') {
     return { MANDATE_DATA_DIR: join(scratch(), 'data'), PUBLIC_URL };
   }
   const database = await freshDatabase();
+  if (database.url) owners.set(database.url, database.owner);
   cleanup.push(() => database.close());
   if (!database.url) throw new Error('fresh PostgreSQL database without a URL');
   return { DATABASE_URL: database.url, MANDATE_KEK: generateKek(), PUBLIC_URL };
@@ -79,7 +94,9 @@ describe('mandate audit on this run’s database', () => {
       const globex = await tenantIdOf(db, 'globex');
       for (let n = 0; n < 6; n++) {
         const at = new Date(clock.now().getTime() - 3600_000 + n);
-        const { id } = await appendAudit(db, sampleEntry(n % 3 ? acme : globex, at, n));
+        const tenant = n % 3 ? acme : globex;
+        // The broker's own handle: each entry in its tenant's scope (row-level security).
+        const { id } = await appendAudit(tenantDb(db, tenant), sampleEntry(tenant, at, n));
         if (n === 4) victim = id;
       }
       await chainPending(db);
@@ -135,8 +152,8 @@ describe('mandate audit on this run’s database', () => {
     expect(inline.entries).toBe(2);
     expect(inline.lines).toEqual(parsed.slice(4));
 
-    await onDatabase(env, ({ database: { db } }) =>
-      tamperForGood(db, async (tx) => {
+    await onDatabase(env, ({ database }) =>
+      tamperForGood(ownerOf(env, database), async (tx) => {
         await tx.execute(sql`update audit_entries set actor = 'user:mallory' where id = ${victim}`);
       }),
     );
@@ -255,7 +272,7 @@ describe('mandate audit summary on this run’s database', () => {
           inputs: { audience: MAIL, scope: 'mail:read' },
         }),
       ];
-      for (const e of entries) await appendAudit(db, e);
+      for (const e of entries) await appendAudit(tenantDb(db, e.tenantId), e);
     });
 
     const day = await cliJson<SummaryOutput>(['audit', 'summary', '--tenant', 'acme'], env);

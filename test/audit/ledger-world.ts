@@ -6,7 +6,7 @@
 import { afterEach } from 'vitest';
 import type { AuditEntryInput } from '../../src/audit/content.ts';
 import { AUDIT_DECISIONS } from '../../src/audit/content.ts';
-import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 import { generateKek, parseKek } from '../../src/keys/kek.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
 import { createTenant, tenantIdOf } from '../../src/registry/tenants.ts';
@@ -14,14 +14,14 @@ import { TestClock } from '../helpers/clock.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
 export interface LedgerWorld {
-  database: DatabaseHandle;
+  database: TestDatabase;
   keys: KeyStore;
   clock: TestClock;
   /** Tenant ids, in the order of the slugs given. */
   tenants: string[];
 }
 
-const open: DatabaseHandle[] = [];
+const open: TestDatabase[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((d) => d.close()));
 });
@@ -31,7 +31,7 @@ export async function ledgerWorld(slugs = ['acme', 'globex']): Promise<LedgerWor
   open.push(database);
   // Entries are dated from two hours ago, so that all of them are past verify's grace period.
   const clock = new TestClock(Date.now() - 2 * 3600_000);
-  const keys = new KeyStore(database.db, parseKek(generateKek()), {
+  const keys = new KeyStore(database.owner, parseKek(generateKek()), {
     alg: 'EdDSA',
     maxTokenTtl: 300,
     clockSkew: 30,
@@ -42,8 +42,8 @@ export async function ledgerWorld(slugs = ['acme', 'globex']): Promise<LedgerWor
   await keys.ensure();
   const tenants: string[] = [];
   for (const slug of slugs) {
-    await createTenant(database.db, slug);
-    tenants.push(await tenantIdOf(database.db, slug));
+    await createTenant(database.owner, slug);
+    tenants.push(await tenantIdOf(database.owner, slug));
   }
   return { database, keys, clock, tenants };
 }

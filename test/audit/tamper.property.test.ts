@@ -84,7 +84,7 @@ interface Snapshot {
 }
 
 async function generateHistory(w: LedgerWorld, random: () => number): Promise<void> {
-  const { db } = w.database;
+  const db = w.database.owner;
   let n = 0;
   for (let round = 0; round < 4; round++) {
     for (let i = 0; i < 75; i++) {
@@ -99,7 +99,7 @@ async function generateHistory(w: LedgerWorld, random: () => number): Promise<vo
 }
 
 async function snapshot(w: LedgerWorld): Promise<Snapshot> {
-  const { db } = w.database;
+  const db = w.database.owner;
   const entries = await db
     .select({ id: auditEntries.id, tenantId: auditEntries.tenantId, at: auditEntries.at })
     .from(auditEntries)
@@ -375,7 +375,7 @@ async function apply(tx: Tx, w: LedgerWorld, s: Snapshot, t: Tamper): Promise<vo
 describe('audit verify against a superuser with the triggers off', () => {
   it(`detects a random single-row edit, deletion, insertion or swap in each of ${TRIALS} trials`, async () => {
     const w = await ledgerWorld(['acme', 'globex', 'initech']);
-    const { db } = w.database;
+    const db = w.database.owner;
     await generateHistory(w, prng(SEED));
     const s = await snapshot(w);
     expect(s.entries.length).toBeGreaterThanOrEqual(300);

@@ -21,10 +21,10 @@ describe('verifyLedger', () => {
     const w = await ledgerWorld(['acme', 'globex']);
     const [acme, globex] = w.tenants as [string, string];
     for (let n = 0; n < 6; n++)
-      await appendAudit(w.database.db, sampleEntry(n % 2 ? acme : globex, w.clock.now(), n));
-    await chainPending(w.database.db);
-    const [first] = await signCheckpoints(w.database.db, w.keys, w.clock);
-    const report = await verifyLedger(w.database.db, w.keys);
+      await appendAudit(w.database.owner, sampleEntry(n % 2 ? acme : globex, w.clock.now(), n));
+    await chainPending(w.database.owner);
+    const [first] = await signCheckpoints(w.database.owner, w.keys, w.clock);
+    const report = await verifyLedger(w.database.owner, w.keys);
     expect(report).toMatchObject({
       ok: true,
       entries: 6,
@@ -46,25 +46,25 @@ describe('verifyLedger', () => {
     const [tenant] = w.tenants as [string];
     const now = new Date();
     const fresh = await appendAudit(
-      w.database.db,
+      w.database.owner,
       sampleEntry(tenant, new Date(now.getTime() - 5_000), 1),
     );
-    expect((await verifyLedger(w.database.db, w.keys, { now })).problems).toEqual([]);
+    expect((await verifyLedger(w.database.owner, w.keys, { now })).problems).toEqual([]);
     const stale = await appendAudit(
-      w.database.db,
+      w.database.owner,
       sampleEntry(tenant, new Date(now.getTime() - 120_000), 2),
     );
     const future = await appendAudit(
-      w.database.db,
+      w.database.owner,
       sampleEntry(tenant, new Date(now.getTime() + 3_600_000), 3),
     );
-    await tamperForGood(w.database.db, async (tx) => {
+    await tamperForGood(w.database.owner, async (tx) => {
       await tx
         .update(auditEntries)
         .set({ actor: 'user:mallory' })
         .where(eq(auditEntries.id, fresh.id));
     });
-    const report = await verifyLedger(w.database.db, w.keys, { now });
+    const report = await verifyLedger(w.database.owner, w.keys, { now });
     expect(report.problems).toEqual([
       expect.objectContaining({ code: 'entry_edited', entry_id: fresh.id }),
       expect.objectContaining({ code: 'entry_unlinked', entry_id: stale.id }),
@@ -76,20 +76,20 @@ describe('verifyLedger', () => {
   it('verifies one tenant alone, untroubled by another tenant’s damage', async () => {
     const w = await ledgerWorld(['acme', 'globex']);
     const [acme, globex] = w.tenants as [string, string];
-    await appendAudit(w.database.db, sampleEntry(acme, w.clock.now(), 1));
-    const bad = await appendAudit(w.database.db, sampleEntry(globex, w.clock.now(), 2));
-    await chainPending(w.database.db);
-    await tamperForGood(w.database.db, async (tx) => {
+    await appendAudit(w.database.owner, sampleEntry(acme, w.clock.now(), 1));
+    const bad = await appendAudit(w.database.owner, sampleEntry(globex, w.clock.now(), 2));
+    await chainPending(w.database.owner);
+    await tamperForGood(w.database.owner, async (tx) => {
       await tx
         .update(auditEntries)
         .set({ action: 'nothing.happened' })
         .where(eq(auditEntries.id, bad.id));
     });
-    expect(await verifyLedger(w.database.db, w.keys, { tenantId: acme })).toMatchObject({
+    expect(await verifyLedger(w.database.owner, w.keys, { tenantId: acme })).toMatchObject({
       ok: true,
       entries: 1,
     });
-    const report = await verifyLedger(w.database.db, w.keys, { tenantId: globex });
+    const report = await verifyLedger(w.database.owner, w.keys, { tenantId: globex });
     expect(report.problems.map((p) => [p.code, p.entry_id, p.seq])).toEqual([
       ['entry_edited', bad.id, 1],
       ['link_hash_mismatch', bad.id, 1],
@@ -100,8 +100,8 @@ describe('verifyLedger', () => {
     const w = await ledgerWorld(['acme']);
     const [tenant] = w.tenants as [string];
     for (let n = 0; n < 5; n++)
-      await appendAudit(w.database.db, sampleEntry(tenant, w.clock.now(), n));
-    const report = await verifyLedger(w.database.db, w.keys, { maxProblems: 2 });
+      await appendAudit(w.database.owner, sampleEntry(tenant, w.clock.now(), n));
+    const report = await verifyLedger(w.database.owner, w.keys, { maxProblems: 2 });
     expect(report).toMatchObject({ ok: false, problem_count: 5 });
     expect(report.problems).toHaveLength(2);
   });
@@ -112,13 +112,13 @@ describe('exportLedger', () => {
     const w = await ledgerWorld(['acme', 'globex']);
     const [acme] = w.tenants as [string, string];
     for (let n = 0; n < 4; n++)
-      await appendAudit(w.database.db, sampleEntry(w.tenants[n % 2]!, w.clock.now(), n));
-    await chainPending(w.database.db);
-    await signCheckpoints(w.database.db, w.keys, w.clock);
-    const pending = await appendAudit(w.database.db, sampleEntry(acme, w.clock.now(), 9));
+      await appendAudit(w.database.owner, sampleEntry(w.tenants[n % 2]!, w.clock.now(), n));
+    await chainPending(w.database.owner);
+    await signCheckpoints(w.database.owner, w.keys, w.clock);
+    const pending = await appendAudit(w.database.owner, sampleEntry(acme, w.clock.now(), 9));
 
     const lines: string[] = [];
-    expect(await exportLedger(w.database.db, { write: (l) => void lines.push(l) })).toEqual({
+    expect(await exportLedger(w.database.owner, { write: (l) => void lines.push(l) })).toEqual({
       entries: 5,
       tenants: 2,
     });
@@ -168,7 +168,7 @@ describe('exportLedger', () => {
     expect(payload).toMatchObject({ tid: acme, seq: 2, head: prev });
 
     const one: string[] = [];
-    await exportLedger(w.database.db, { tenantId: acme, write: (l) => void one.push(l) });
+    await exportLedger(w.database.owner, { tenantId: acme, write: (l) => void one.push(l) });
     expect(one).toEqual(lines.slice(0, 3));
   });
 });

@@ -38,7 +38,11 @@ async function migrateFromEmpty(): Promise<{ handle: DatabaseHandle; drop: () =>
   const base = process.env.TEST_DATABASE_URL;
   if (!base) {
     const handle = await openPglite();
+    // Migrations run as the tables' owner, as openPglite runs them before it hands the
+    // session to mandate_app; then the session is the broker's again.
+    await handle.client.exec('reset role');
     await migrate(drizzle(handle.client), { migrationsFolder: MIGRATIONS_DIR });
+    await handle.client.exec('set role mandate_app');
     return { handle, drop: () => handle.close() };
   }
   const name = `mandate_empty_${process.pid}_${Date.now()}`;

@@ -29,7 +29,7 @@ function without(params: Record<string, string | string[]>, key: string) {
   return Object.fromEntries(Object.entries(params).filter(([k]) => k !== key));
 }
 
-const stored = () => w.t.deps.database.db.select().from(cibaRequests);
+const stored = () => w.t.owner.select().from(cibaRequests);
 
 async function expectRefusal(
   params: Record<string, string | string[]>,
@@ -213,7 +213,7 @@ describe('backchannel authentication endpoint', () => {
 
   it('refuses a disabled API like an unknown one', async () => {
     const { disableApi } = await import('../../src/registry/apis.ts');
-    await disableApi(w.t.deps.database.db, 'acme', { audience: MAIL });
+    await disableApi(w.t.owner, 'acme', { audience: MAIL });
     await expectRefusal(
       validRequest,
       'invalid_target',
@@ -292,7 +292,7 @@ describe('backchannel authentication endpoint', () => {
       w.globex.agent,
     );
     expect(res.status).toBe(200);
-    const [row] = await w.t.deps.database.db
+    const [row] = await w.t.owner
       .select()
       .from(cibaRequests)
       .where(eq(cibaRequests.clientId, w.globex.agent.clientId));

@@ -27,7 +27,7 @@ beforeEach(async () => {
 });
 afterEach(async () => w.t.close());
 
-const db = () => w.t.deps.database.db;
+const db = () => w.t.owner;
 
 async function expectError(res: Response, error: string) {
   expect(res.headers.get('cache-control')).toBe('no-store');

@@ -100,7 +100,7 @@ describe('openid-client v6 as the agent', () => {
       scope: 'repo:read',
       task: { purpose: 'Tag release 4.2' },
     });
-    const [recorded] = await w.t.deps.database.db
+    const [recorded] = await w.t.owner
       .select()
       .from(issuedTokens)
       .where(eq(issuedTokens.jti, payload.jti ?? ''));

@@ -47,7 +47,7 @@ const APPROVE = 'action == Mandate::Action::"Approve"';
 
 /** The tenant's ledger entries of one action, oldest first. */
 async function entries(action: string) {
-  return w.t.deps.database.db
+  return w.t.owner
     .select()
     .from(auditEntries)
     .where(and(eq(auditEntries.tenantId, w.acme.tenantId), eq(auditEntries.action, action)))
@@ -56,7 +56,7 @@ async function entries(action: string) {
 
 /** Everything a decision point could store: requests, grants, tokens, the ledger's actions. */
 async function stored() {
-  const db = w.t.deps.database.db;
+  const db = w.t.owner;
   const ledger = await db
     .select({ action: auditEntries.action })
     .from(auditEntries)
@@ -354,9 +354,7 @@ describe('Approve, when the person completes a passkey approval', () => {
       expiresAt: new Date(now + 3600_000),
     });
     expect(after.requests[0]).toMatchObject({ status: 'approved', grantId });
-    expect((await verifyGrantEvidence(w.t.deps.database.db, w.acme.tenantId, grantId))?.ok).toBe(
-      true,
-    );
+    expect((await verifyGrantEvidence(w.t.owner, w.acme.tenantId, grantId))?.ok).toBe(true);
 
     const [entry] = await entries('grant.approved');
     expect(entry).toMatchObject({
@@ -489,13 +487,13 @@ describe('Approve, when the person completes a passkey approval', () => {
     const token = (await res.json()) as { scope: string; expires_in: number };
     expect(token).toMatchObject({ scope: 'repo:read repo:write', expires_in: 60 });
     // Narrower than what the person signed is still what they signed for.
-    const evidence = await verifyGrantEvidence(w.t.deps.database.db, w.acme.tenantId, grantId);
+    const evidence = await verifyGrantEvidence(w.t.owner, w.acme.tenantId, grantId);
     expect(evidence).toMatchObject({ ok: true, problems: [] });
     expect(await expectEveryDecisionReplays()).toBe(2);
   });
 
   it('a scope gone from the catalogue since the request counts as admin', async () => {
-    await w.t.deps.database.db.delete(apiScopes).where(eq(apiScopes.name, 'mail:send'));
+    await w.t.owner.delete(apiScopes).where(eq(apiScopes.name, 'mail:send'));
     await approve(w, request.requestId);
     const [entry] = await entries('grant.approved');
     expect(entry).toMatchObject({
@@ -531,7 +529,7 @@ describe('a fresh approval of one task (ESCALATE)', () => {
         ]),
       });
     await expectOAuthError(await writeTask(), 'authorization_pending');
-    const [escalation] = await w.t.deps.database.db
+    const [escalation] = await w.t.owner
       .select()
       .from(cibaRequests)
       .where(eq(cibaRequests.escalatesGrantId, tw.grantId));

@@ -3,7 +3,7 @@
  * functions an operator uses: two tenants, each with an active person, an
  * agent and an API; the same email exists in both tenants on purpose.
  */
-import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 import { eq } from 'drizzle-orm';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { cibaRequests, tenants, users } from '../../src/db/schema.ts';
@@ -55,7 +55,7 @@ export async function agent(
   alg: Alg = 'EdDSA',
 ): Promise<TestClient> {
   const keys = await keyPair(alg);
-  const { client_id } = await addAgent(t.deps.database.db, {
+  const { client_id } = await addAgent(t.owner, {
     tenant,
     name,
     jwks: { keys: [keys.publicJwk] },
@@ -71,7 +71,7 @@ async function api(
   scopes: string[],
 ): Promise<TestClient> {
   const keys = await keyPair();
-  const { client_id } = await addApi(t.deps.database.db, {
+  const { client_id } = await addApi(t.owner, {
     tenant,
     audience,
     jwks: { keys: [keys.publicJwk] },
@@ -87,26 +87,26 @@ export async function person(
   status: 'invited' | 'active' | 'disabled' = 'active',
 ): Promise<string> {
   const { user_id } = await inviteUser(
-    t.deps.database.db,
+    t.owner,
     { tenant, email },
     { publicUrl: ISSUER, inviteTtl: 3600, clock: t.clock },
   );
   // Registering a passkey activates a person; that ceremony is tested elsewhere.
   if (status !== 'invited')
-    await t.deps.database.db.update(users).set({ status }).where(eq(users.id, user_id));
+    await t.owner.update(users).set({ status }).where(eq(users.id, user_id));
   return user_id;
 }
 
 async function tenantIdOf(t: TestApp, slug: string): Promise<string> {
-  await createTenant(t.deps.database.db, slug);
-  const [row] = await t.deps.database.db.select().from(tenants).where(eq(tenants.slug, slug));
+  await createTenant(t.owner, slug);
+  const [row] = await t.owner.select().from(tenants).where(eq(tenants.slug, slug));
   if (!row) throw new Error('tenant vanished');
   return row.id;
 }
 
 export async function createWorld(
   env: Record<string, string> = {},
-  database?: DatabaseHandle,
+  database?: TestDatabase,
 ): Promise<World> {
   const t = await createTestApp(env, database);
   const acmeId = await tenantIdOf(t, 'acme');
@@ -192,7 +192,7 @@ export async function startRequest(
 
 export async function requestIdOf(t: TestApp, authReqId: string): Promise<string> {
   const hash = await sha256base64url(authReqId);
-  const [row] = await t.deps.database.db
+  const [row] = await t.owner
     .select({ id: cibaRequests.id })
     .from(cibaRequests)
     .where(eq(cibaRequests.authReqIdHash, hash));
@@ -226,7 +226,7 @@ export async function approve(
   } = {},
 ): Promise<{ grantId: string; note?: GrantPolicyNote | undefined }> {
   const now = w.t.clock.now();
-  const result = await approveRequest(w.t.deps.database.db, {
+  const result = await approveRequest(w.t.owner, {
     tenantId: w.acme.tenantId,
     userId: w.acme.userId,
     requestId,
@@ -245,7 +245,7 @@ export async function approve(
 }
 
 export const deny = (w: World, requestId: string) =>
-  denyRequest(w.t.deps.database.db, {
+  denyRequest(w.t.owner, {
     tenantId: w.acme.tenantId,
     userId: w.acme.userId,
     requestId,

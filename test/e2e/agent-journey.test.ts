@@ -46,7 +46,7 @@ async function keys(): Promise<{ privateKey: CryptoKey; publicJwk: JWK }> {
 }
 
 async function seed(): Promise<{ agent: Client; api: Client; person: Registered }> {
-  const db = server.app.deps.database.db;
+  const db = server.app.owner;
   const person = await registeredPerson(server.app, 'ada@example.com', 'acme');
   const apiKeys = await keys();
   const { client_id: apiId } = await addApi(db, {
@@ -118,7 +118,7 @@ describe('an agent and an API using the broker through openid-client', () => {
     });
 
     // The person approves: the broker's approval challenge, signed by her passkey.
-    const db = server.app.deps.database.db;
+    const db = server.app.owner;
     const [request] = await db
       .select()
       .from(cibaRequests)

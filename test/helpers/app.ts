@@ -1,7 +1,7 @@
 /** Builds the real app in-process on a fresh database, with a clock tests control. */
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { Database } from '../../src/db/database.ts';
 import type { Deps } from '../../src/deps.ts';
 import { generateKek, parseKek } from '../../src/keys/kek.ts';
 import { KeyStore } from '../../src/keys/key-store.ts';
@@ -9,12 +9,14 @@ import { nodeAssets } from '../../src/node/assets.ts';
 import { loadNodeCedar } from '../../src/policy/cedar.ts';
 import { statusEntry, type StatusEntry } from '../../src/revocation/status-claim.ts';
 import { TestClock } from './clock.ts';
-import { freshDatabase } from './db.ts';
+import { freshDatabase, type TestDatabase } from './db.ts';
 
 export const ISSUER = 'http://localhost:8787';
 
 export interface TestApp extends App {
   deps: Deps;
+  /** The tables' owner's view: every tenant's rows, for setting up and inspecting (the app itself acts as mandate_app). */
+  owner: Database;
   clock: TestClock;
   kek: Uint8Array;
   request(path: string, init?: RequestInit): Promise<Response>;
@@ -35,7 +37,7 @@ export const FIXED_STATUS: StatusEntry = {
 
 export async function createTestApp(
   env: Record<string, string> = {},
-  database?: DatabaseHandle,
+  database?: TestDatabase,
 ): Promise<TestApp> {
   const kekText = generateKek();
   const config: Config = loadConfig({ PUBLIC_URL: ISSUER, MANDATE_KEK: kekText, ...env });
@@ -65,6 +67,7 @@ export async function createTestApp(
   return {
     ...app,
     deps,
+    owner: db.owner,
     clock,
     kek,
     request: async (path, init) => app.hono.request(`${ISSUER}${path}`, init),

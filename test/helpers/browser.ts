@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
-import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { TestDatabase } from './db.ts';
 import { createTestApp, type TestApp } from './app.ts';
 
 /** Flags that work as root, offline, in a container (STANDARDS.md). */
@@ -83,7 +83,7 @@ export interface TestServer {
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  database?: DatabaseHandle,
+  database?: TestDatabase,
 ): Promise<TestServer> {
   let handle: ((request: Request) => Response | Promise<Response>) | undefined;
   const server: ServerType = await new Promise((resolve, reject) => {

@@ -9,3 +9,14 @@ export function databaseUrl(base: string, database: string): string {
 export function adminUrl(base: string): string {
   return base;
 }
+
+/** The non-owner login the tests' brokers use (global-setup creates it). */
+export const BROKER_LOGIN = 'mandate_broker';
+
+/** The same database, logged in as the broker's non-owner role. */
+export function brokerUrl(url: string): string {
+  const u = new URL(url);
+  u.username = BROKER_LOGIN;
+  u.password = '';
+  return u.href;
+}

@@ -24,7 +24,7 @@ export async function permitAll(t: TestApp, tenantId: string): Promise<void> {
  */
 export async function expectEveryDecisionReplays(t: TestApp, tenantId: string): Promise<number> {
   if (!t.policy) throw new Error('this app decides without a policy engine');
-  const decided = await t.deps.database.db
+  const decided = await t.owner
     .select()
     .from(auditEntries)
     .where(and(eq(auditEntries.tenantId, tenantId), isNotNull(auditEntries.decision)));

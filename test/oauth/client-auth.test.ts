@@ -26,8 +26,8 @@ let agent: TestClient;
 
 beforeEach(async () => {
   t = await createTestApp();
-  const tenant = await seedTenant(t.deps.database.db);
-  agent = await seedClient(t.deps.database.db, tenant.id);
+  const tenant = await seedTenant(t.owner);
+  agent = await seedClient(t.owner, tenant.id);
 });
 afterEach(async () => t.close());
 
@@ -52,7 +52,7 @@ async function expectInvalidClient(res: Response) {
 }
 
 async function seenJtis(): Promise<number> {
-  return (await t.deps.database.db.select().from(clientAssertionJtis)).length;
+  return (await t.owner.select().from(clientAssertionJtis)).length;
 }
 
 describe('private_key_jwt client authentication', () => {
@@ -68,8 +68,8 @@ describe('private_key_jwt client authentication', () => {
   });
 
   it('accepts an ES256 client and a matching client_id parameter', async () => {
-    const tenant = await seedTenant(t.deps.database.db);
-    const es = await seedClient(t.deps.database.db, tenant.id, 'api', 'ES256');
+    const tenant = await seedTenant(t.owner);
+    const es = await seedClient(t.owner, tenant.id, 'api', 'ES256');
     const res = await post(await clientAssertion(es, ISSUER, { now: t.clock.now() }), {
       client_id: es.clientId,
     });
@@ -81,7 +81,7 @@ describe('private_key_jwt client authentication', () => {
     const { publicJwk } = agent;
     const withoutAlg = { ...publicJwk };
     delete withoutAlg.alg;
-    await t.deps.database.db
+    await t.owner
       .update(clients)
       .set({ jwks: { keys: [withoutAlg] } })
       .where(eq(clients.id, agent.clientId));
@@ -171,8 +171,8 @@ describe('private_key_jwt client authentication', () => {
   });
 
   it('rejects iss and sub that differ, and a client_id that is not the issuer', async () => {
-    const tenant = await seedTenant(t.deps.database.db);
-    const other = await seedClient(t.deps.database.db, tenant.id);
+    const tenant = await seedTenant(t.owner);
+    const other = await seedClient(t.owner, tenant.id);
     const mixed = await clientAssertion(agent, ISSUER, { now: t.clock.now(), sub: other.clientId });
     await expectInvalidClient(await post(mixed));
     const good = await clientAssertion(agent, ISSUER, { now: t.clock.now() });
@@ -184,10 +184,7 @@ describe('private_key_jwt client authentication', () => {
       now: t.clock.now(),
     });
     await expectInvalidClient(await post(ghost));
-    await t.deps.database.db
-      .update(clients)
-      .set({ status: 'disabled' })
-      .where(eq(clients.id, agent.clientId));
+    await t.owner.update(clients).set({ status: 'disabled' }).where(eq(clients.id, agent.clientId));
     await expectInvalidClient(
       await post(await clientAssertion(agent, ISSUER, { now: t.clock.now() })),
     );
@@ -227,10 +224,10 @@ describe('private_key_jwt client authentication', () => {
 
   it('fetches keys from a jwks_uri client through the injected fetch', async () => {
     const { ClientAuthenticator } = await import('../../src/oauth/client-auth.ts');
-    const tenant = await seedTenant(t.deps.database.db);
+    const tenant = await seedTenant(t.owner);
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const publicJwk = { ...(await exportJWK(publicKey)), alg: 'ES256', kid: 'remote-1' };
-    await t.deps.database.db.insert(clients).values({
+    await t.owner.insert(clients).values({
       id: 'agent_remote',
       tenantId: tenant.id,
       kind: 'agent',
@@ -239,7 +236,7 @@ describe('private_key_jwt client authentication', () => {
     });
     const fetched: string[] = [];
     const auth = new ClientAuthenticator({
-      db: t.deps.database.db,
+      db: t.owner,
       clock: t.clock,
       issuer: ISSUER,
       maxAssertionTtl: 300,

@@ -97,7 +97,7 @@ describe('DPoP at the token endpoint', () => {
     const jkt = await calculateJwkThumbprint(key.jwk);
     expect(body.token_type).toBe('DPoP');
     expect(decodeJwt(body.access_token).cnf).toEqual({ jkt });
-    const [grant] = await w.t.deps.database.db.select().from(grants);
+    const [grant] = await w.t.owner.select().from(grants);
     expect(grant?.dpopJkt).toBe(jkt);
 
     // The bound handle: refused without a proof and with another key's proof, fine with its own.
@@ -160,7 +160,7 @@ describe('DPoP at the token endpoint', () => {
         error: 'invalid_dpop_proof',
       });
     }
-    const [request] = await w.t.deps.database.db
+    const [request] = await w.t.owner
       .select()
       .from(cibaRequests)
       .where(eq(cibaRequests.id, r.requestId));

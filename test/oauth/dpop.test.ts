@@ -107,7 +107,7 @@ async function approved() {
 }
 
 async function stateOf(requestId: string, grantId: string) {
-  const db = w.t.deps.database.db;
+  const db = w.t.owner;
   const [request] = await db.select().from(cibaRequests).where(eq(cibaRequests.id, requestId));
   const [grant] = await db.select().from(grants).where(eq(grants.id, grantId));
   const tokens = await db.select().from(issuedTokens).where(eq(issuedTokens.grantId, grantId));
@@ -143,7 +143,7 @@ describe('DPoP proofs at the token endpoint', () => {
     expect(payload.cnf).toEqual({ jkt: key.jkt });
     const state = await stateOf(r.requestId, r.grantId);
     expect(state.dpopJkt).toBe(key.jkt);
-    const [row] = await w.t.deps.database.db
+    const [row] = await w.t.owner
       .select()
       .from(issuedTokens)
       .where(eq(issuedTokens.jti, payload.jti ?? ''));
@@ -312,7 +312,7 @@ describe('DPoP proofs at the token endpoint', () => {
   it('forgets proof jtis once they are too old to be replayed', async () => {
     const p = await proof();
     await tokenRequest({ grant_type: CIBA, auth_req_id: 'unknown' }, p);
-    const db = w.t.deps.database.db;
+    const db = w.t.owner;
     await pruneDpopProofJtis(db, w.t.clock.now());
     expect(await db.select().from(dpopProofJtis)).toHaveLength(1);
     w.t.clock.advance(MAX_AGE + SKEW + 1);

@@ -28,7 +28,7 @@ beforeEach(async () => {
 });
 afterEach(async () => w.t.close());
 
-const db = () => w.t.deps.database.db;
+const db = () => w.t.owner;
 const task = JSON.stringify([{ type: 'agent_task', identifier: 'pr-7', purpose: 'Read PR 7' }]);
 
 async function answer(res: Response): Promise<Record<string, unknown>> {

@@ -30,7 +30,7 @@ beforeEach(async () => {
 });
 afterEach(async () => w.t.close());
 
-const db = () => w.t.deps.database.db;
+const db = () => w.t.owner;
 const task = (extra: Record<string, unknown> = {}) =>
   JSON.stringify([{ type: 'agent_task', identifier: 'pr-7', purpose: 'Read PR 7', ...extra }]);
 

@@ -23,7 +23,7 @@ beforeEach(async () => {
 });
 afterEach(async () => w.t.close());
 
-const db = () => w.t.deps.database.db;
+const db = () => w.t.owner;
 
 async function ok(res: Response) {
   expect(res.status).toBe(200);

@@ -4,7 +4,7 @@
  * through the real CIBA flow, and the bot holds the grant handle. Plus the calls
  * agents and APIs make afterwards: per-task mint, introspection, revocation.
  */
-import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 import { count, eq } from 'drizzle-orm';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { grants, issuedTokens, overrunAttempts } from '../../src/db/schema.ts';
@@ -46,7 +46,7 @@ export async function redeemedGrant(
 
 export async function createTaskWorld(
   env: Record<string, string> = {},
-  database?: DatabaseHandle,
+  database?: TestDatabase,
 ): Promise<TaskWorld> {
   const w = await createWorld(env, database);
   return { ...w, ...(await redeemedGrant(w)) };
@@ -97,7 +97,7 @@ export async function verifyAccessToken(w: World, token: string) {
 
 /** Everything a refused request must leave as it was: tokens, grants, overruns. */
 export async function snapshot(w: World) {
-  const db = w.t.deps.database.db;
+  const db = w.t.owner;
   const [tokens] = await db.select({ n: count() }).from(issuedTokens);
   const grantRows = await db
     .select({ id: grants.id, status: grants.status, revokedAt: grants.revokedAt })
@@ -112,10 +112,7 @@ export async function snapshot(w: World) {
 }
 
 export async function overrunsOf(w: World, grantId: string) {
-  return w.t.deps.database.db
-    .select()
-    .from(overrunAttempts)
-    .where(eq(overrunAttempts.grantId, grantId));
+  return w.t.owner.select().from(overrunAttempts).where(eq(overrunAttempts.grantId, grantId));
 }
 
 export async function expectOAuthError(res: Response, error: string, status = 400) {

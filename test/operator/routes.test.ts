@@ -13,7 +13,7 @@ beforeEach(async () => {
   t = await createTestApp();
   logs = [];
   const app = operatorRoutes(
-    { db: t.deps.database.db, keys: t.deps.keys, config: t.deps.config, clock: t.clock },
+    { db: t.owner, keys: t.deps.keys, config: t.deps.config, clock: t.clock },
     TOKEN,
     (m) => logs.push(m),
   );

@@ -47,7 +47,7 @@ afterEach(async () => {
   await server?.close();
 });
 
-const db = () => server.app.deps.database.db;
+const db = () => server.app.owner;
 
 /** Registers a passkey for `email` in a fresh browser context and exports it. */
 async function registered(email: string): Promise<ExportedPasskey> {

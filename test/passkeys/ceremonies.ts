@@ -92,13 +92,13 @@ export async function registeredPerson(
   const auth = await authenticatorFor(t);
   const answer = await register(t, secret, auth);
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
-  const [user] = await t.deps.database.db.select().from(users).where(eq(users.id, userId));
+  const [user] = await t.owner.select().from(users).where(eq(users.id, userId));
   return { auth, userId, tenantId: user?.tenantId ?? '', cookie: cookieOf(answer.res) };
 }
 
 /** The CSRF token of the session behind `cookie` (the page would render it). */
 export async function csrfOf(t: TestApp, userId: string): Promise<string> {
-  const rows = await t.deps.database.db
+  const rows = await t.owner
     .select({ csrf: sessions.csrfToken })
     .from(sessions)
     .where(eq(sessions.userId, userId));
@@ -107,7 +107,7 @@ export async function csrfOf(t: TestApp, userId: string): Promise<string> {
 
 /** Every row a passkey ceremony can write or consume, in a stable order. */
 export async function snapshot(t: TestApp) {
-  const db = t.deps.database.db;
+  const db = t.owner;
   return {
     passkeys: await db
       .select({ id: passkeys.id, counter: passkeys.counter, lastUsedAt: passkeys.lastUsedAt })

@@ -17,7 +17,7 @@ afterEach(async () => t?.close());
 
 async function issued(t: TestApp, purpose: 'authentication' | 'approval' = 'authentication') {
   const challenge = randomToken(32);
-  await issueChallenge(t.deps.database.db, {
+  await issueChallenge(t.owner, {
     purpose,
     challenge,
     context: { why: 'test' },
@@ -30,7 +30,7 @@ async function issued(t: TestApp, purpose: 'authentication' | 'approval' = 'auth
 describe('WebAuthn challenges', () => {
   it('are consumed once, returning what was stored', async () => {
     t = await createTestApp();
-    const db = t.deps.database.db;
+    const db = t.owner;
     const challenge = await issued(t);
     const now = t.clock.now();
     const row = await consumeChallenge(db, { challenge, purpose: 'authentication', now });
@@ -42,7 +42,7 @@ describe('WebAuthn challenges', () => {
 
   it('answer only the ceremony they were issued for', async () => {
     t = await createTestApp();
-    const db = t.deps.database.db;
+    const db = t.owner;
     const challenge = await issued(t, 'approval');
     const now = t.clock.now();
     expect(await consumeChallenge(db, { challenge, purpose: 'authentication', now })).toBe(
@@ -53,7 +53,7 @@ describe('WebAuthn challenges', () => {
 
   it('expire, and are pruned once expired', async () => {
     t = await createTestApp();
-    const db = t.deps.database.db;
+    const db = t.owner;
     const old = await issued(t);
     t.clock.advance(60);
     const fresh = await issued(t);

@@ -25,7 +25,7 @@ let t: TestApp | undefined;
 afterEach(async () => t?.close());
 
 const app = async () => (t = await createTestApp());
-const db = (app: TestApp) => app.deps.database.db;
+const db = (app: TestApp) => app.owner;
 const NOT_CURRENT = /does not answer a current registration/;
 const BAD_INVITE = /invite link is invalid, expired or already used/;
 

@@ -22,7 +22,7 @@ afterEach(async () => t?.close());
 /** An active person with one Ed25519 passkey, stored with its COSE public key (RFC 9053). */
 async function personWithPasskey(app: TestApp): Promise<ExportedPasskey> {
   const { userId } = await invite(app, 'ada@example.com', 'acme');
-  const db = app.deps.database.db;
+  const db = app.owner;
   await db.update(users).set({ status: 'active' }).where(eq(users.id, userId));
   const [user] = await db.select().from(users).where(eq(users.id, userId));
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
@@ -110,7 +110,7 @@ describe('sessions', () => {
     const dashboard = await t.request('/', { headers: { cookie } });
     const html = await dashboard.text();
     expect(html).toContain('Signed in as');
-    const stored = await t.deps.database.db.select().from(sessions);
+    const stored = await t.owner.select().from(sessions);
     expect(stored).toHaveLength(1);
     expect(JSON.stringify(stored)).not.toContain(secret);
 
@@ -122,7 +122,7 @@ describe('sessions', () => {
       body: 'csrf=wrong',
     });
     expect(refused.status).toBe(403);
-    expect(await t.deps.database.db.select().from(sessions)).toHaveLength(1);
+    expect(await t.owner.select().from(sessions)).toHaveLength(1);
 
     const out = await t.request('/signout', {
       method: 'POST',
@@ -131,7 +131,7 @@ describe('sessions', () => {
     });
     expect(out.status).toBe(303);
     expect(out.headers.get('set-cookie')).toMatch(/mandate_session=;.*Max-Age=0/);
-    expect(await t.deps.database.db.select().from(sessions)).toHaveLength(0);
+    expect(await t.owner.select().from(sessions)).toHaveLength(0);
     const after = await (await t.request('/', { headers: { cookie } })).text();
     expect(after).toContain('Sign in with passkey');
   });
@@ -149,11 +149,11 @@ describe('sessions', () => {
   it('refuses a disabled person even with a valid passkey', async () => {
     t = await createTestApp();
     const key = await personWithPasskey(t);
-    await t.deps.database.db.update(users).set({ status: 'disabled' });
+    await t.owner.update(users).set({ status: 'disabled' });
     const res = await signIn(t, key);
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_request' });
     expect(res.headers.get('set-cookie')).toBeNull();
-    expect(await t.deps.database.db.select().from(sessions)).toHaveLength(0);
+    expect(await t.owner.select().from(sessions)).toHaveLength(0);
   });
 });

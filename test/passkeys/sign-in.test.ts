@@ -25,7 +25,7 @@ let t: TestApp | undefined;
 afterEach(async () => t?.close());
 
 type CreationOptions = PublicKeyCredentialCreationOptionsJSON;
-const db = (app: TestApp) => app.deps.database.db;
+const db = (app: TestApp) => app.owner;
 const NOT_CURRENT = /does not answer a current sign-in/;
 const UNKNOWN = /^this passkey is not registered here$/;
 

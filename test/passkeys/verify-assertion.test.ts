@@ -35,7 +35,7 @@ function verify(
   owner: Pick<OwnedAssertionInput, 'tenantId' | 'userId'>,
 ) {
   const { rpID, origin } = relyingParty(t.deps.config);
-  return t.deps.database.db.transaction((tx) =>
+  return t.owner.transaction((tx) =>
     verifyPasskeyAssertion(tx, {
       response,
       expectedChallenge,
@@ -61,7 +61,7 @@ describe('verifyPasskeyAssertion', () => {
       signature: response.response.signature,
       userHandle: response.response.userHandle,
     });
-    const [key] = await t.deps.database.db
+    const [key] = await t.owner
       .select()
       .from(passkeys)
       .where(eq(passkeys.id, ada.auth.credentialId));

@@ -30,7 +30,7 @@ describe('pushing a bundle', () => {
   it('stores version 1, then 2, with SHA-256 digests; the highest version decides', async () => {
     const { database, cedar, engine, tenants } = await policyWorld();
     const tenant = tenants.acme ?? '';
-    const first = await pushBundle(database.db, tenant, DENY_ALL, 'operator', cedar);
+    const first = await pushBundle(database.owner, tenant, DENY_ALL, 'operator', cedar);
     expect(first).toMatchObject({
       version: 1,
       unchanged: false,
@@ -38,13 +38,13 @@ describe('pushing a bundle', () => {
     });
     expect((await engine.decide(tenant, mintRequest())).outcome).toBe('DENY');
 
-    const second = await pushBundle(database.db, tenant, ALLOW_ALL, 'operator', cedar);
+    const second = await pushBundle(database.owner, tenant, ALLOW_ALL, 'operator', cedar);
     expect(second.version).toBe(2);
     const d = await engine.decide(tenant, mintRequest());
     expect(d).toMatchObject({ outcome: 'ALLOW', reasons: ['open'] });
     expect(d.policy).toEqual({ id: second.id, version: 2, digest: second.digest });
 
-    const listed = await listBundles(database.db, tenant);
+    const listed = await listBundles(database.owner, tenant);
     expect(listed.map((b) => [b.version, b.inForce, b.pushedBy])).toEqual([
       [2, true, 'operator'],
       [1, false, 'operator'],
@@ -55,10 +55,10 @@ describe('pushing a bundle', () => {
   it('refuses a bundle that does not validate, with the validator’s message; the old one still decides', async () => {
     const { database, cedar, engine, tenants } = await policyWorld();
     const tenant = tenants.acme ?? '';
-    await pushBundle(database.db, tenant, DENY_ALL, 'operator', cedar);
+    await pushBundle(database.owner, tenant, DENY_ALL, 'operator', cedar);
 
     const typo = `@id("base") permit (principal, action, resource)\nwhen { context.risky > 50 };\n`;
-    const err = await pushBundle(database.db, tenant, typo, 'operator', cedar).catch(
+    const err = await pushBundle(database.owner, tenant, typo, 'operator', cedar).catch(
       (e: unknown) => e,
     );
     expect(err).toMatchObject({ code: 'ERR_BUNDLE_INVALID' });
@@ -68,7 +68,7 @@ describe('pushing a bundle', () => {
     expect(message).toContain('line 2, column 8');
     expect(message).toContain('did you mean `risk`?');
 
-    expect(await listBundles(database.db, tenant)).toHaveLength(2);
+    expect(await listBundles(database.owner, tenant)).toHaveLength(2);
     const d = await engine.decide(tenant, mintRequest());
     expect(d).toMatchObject({ outcome: 'DENY', policy: { version: 1 }, reasons: ['lockdown'] });
   });
@@ -77,7 +77,7 @@ describe('pushing a bundle', () => {
     const { database, cedar, tenants } = await policyWorld();
     const tenant = tenants.acme ?? '';
     const refusal = (text: string) =>
-      pushBundle(database.db, tenant, text, 'operator', cedar).then(
+      pushBundle(database.owner, tenant, text, 'operator', cedar).then(
         () => 'accepted',
         (e: Error) => e.message,
       );
@@ -108,14 +108,14 @@ describe('pushing a bundle', () => {
       ),
     ).toContain('two policies have the id `a`');
     expect(await refusal('// nothing here\n')).toContain('no policies');
-    expect(await listBundles(database.db, tenant)).toHaveLength(1); // only the default
+    expect(await listBundles(database.owner, tenant)).toHaveLength(1); // only the default
   });
 
   it('treats pushing the bundle in force again as a no-op', async () => {
     const { database, cedar, tenants } = await policyWorld();
     const tenant = tenants.acme ?? '';
-    const first = await pushBundle(database.db, tenant, ALLOW_ALL, 'operator', cedar);
-    const again = await pushBundle(database.db, tenant, ALLOW_ALL, 'operator', cedar);
+    const first = await pushBundle(database.owner, tenant, ALLOW_ALL, 'operator', cedar);
+    const again = await pushBundle(database.owner, tenant, ALLOW_ALL, 'operator', cedar);
     expect(again).toMatchObject({ id: first.id, version: 1, unchanged: true });
   });
 
@@ -123,10 +123,10 @@ describe('pushing a bundle', () => {
     const { database, cedar, engine, tenants } = await policyWorld(['acme', 'globex']);
     const acme = tenants.acme ?? '';
     const globex = tenants.globex ?? '';
-    await pushBundle(database.db, acme, DENY_ALL, 'operator', cedar);
-    await pushBundle(database.db, globex, ALLOW_ALL, 'operator', cedar);
+    await pushBundle(database.owner, acme, DENY_ALL, 'operator', cedar);
+    await pushBundle(database.owner, globex, ALLOW_ALL, 'operator', cedar);
     await pushBundle(
-      database.db,
+      database.owner,
       globex,
       DEFAULT_BUNDLE.replace('>= 3', '>= 1'),
       'operator',
@@ -153,7 +153,7 @@ describe('pushing a bundle', () => {
       outcome: 'ALLOW',
       policy: await defaultBundleRef(),
     });
-    expect((await listBundles(database.db, acme)).map((b) => b.version)).toEqual([1, 0]);
+    expect((await listBundles(database.owner, acme)).map((b) => b.version)).toEqual([1, 0]);
   });
 
   it('adapts by dropping scopes: by name, or the scope a permit matched', async () => {
@@ -168,7 +168,7 @@ describe('pushing a bundle', () => {
       permit (principal, action, resource is Mandate::Scope)
       when { resource.sensitivity == "admin" && context.first_use };
     `;
-    await pushBundle(database.db, tenant, bundle, 'operator', cedar);
+    await pushBundle(database.owner, tenant, bundle, 'operator', cedar);
     const read = { name: 'mail:read', sensitivity: 'read' } as const;
     const send = { name: 'mail:send', sensitivity: 'write' } as const;
 
@@ -227,7 +227,7 @@ describe('pushing a bundle', () => {
     const { database, cedar, engine, tenants } = await policyWorld();
     const tenant = tenants.acme ?? '';
     await pushBundle(
-      database.db,
+      database.owner,
       tenant,
       `@id("reads") permit (principal, action, resource is Mandate::Scope) when { resource.sensitivity == "read" };`,
       'operator',
@@ -248,17 +248,17 @@ describe('pushing a bundle', () => {
     const tenant = tenants.acme ?? '';
     let now = Date.parse('2026-03-02T10:00:00Z');
     const engine = new PolicyEngine({
-      db: database.db,
+      db: database.owner,
       cedar,
       refreshMs: 1000,
       clock: { now: () => new Date(now) },
     });
     expect((await engine.decide(tenant, mintRequest())).policy.version).toBe(0);
-    await pushBundle(database.db, tenant, DENY_ALL, 'operator', cedar);
+    await pushBundle(database.owner, tenant, DENY_ALL, 'operator', cedar);
     expect((await engine.decide(tenant, mintRequest())).policy.version).toBe(0);
     now += 1000;
     expect((await engine.decide(tenant, mintRequest())).policy.version).toBe(1);
-    await pushBundle(database.db, tenant, ALLOW_ALL, 'operator', cedar);
+    await pushBundle(database.owner, tenant, ALLOW_ALL, 'operator', cedar);
     engine.invalidate(tenant);
     expect((await engine.decide(tenant, mintRequest())).policy.version).toBe(2);
     expect((await engine.push(tenant, DENY_ALL, 'operator')).version).toBe(3);
@@ -272,12 +272,12 @@ describe('the policy.pushed ledger entry', () => {
     const tenant = tenants.acme ?? '';
     const shipped = await defaultBundleRef();
     const at = new Date('2026-03-02T10:00:00.000Z');
-    const first = await pushBundle(database.db, tenant, DENY_ALL, 'operator', cedar, {
+    const first = await pushBundle(database.owner, tenant, DENY_ALL, 'operator', cedar, {
       now: () => at,
     });
-    const second = await pushBundle(database.db, tenant, ALLOW_ALL, 'user:ada', cedar);
+    const second = await pushBundle(database.owner, tenant, ALLOW_ALL, 'user:ada', cedar);
 
-    const entries = await pushedEntries(database.db, tenant);
+    const entries = await pushedEntries(database.owner, tenant);
     expect(entries).toHaveLength(2);
     expect(entries[0]).toMatchObject({
       at,
@@ -306,39 +306,41 @@ describe('the policy.pushed ledger entry', () => {
       },
     });
     // Recorded in the tenant's own ledger only.
-    expect(await pushedEntries(database.db, tenants.globex ?? '')).toEqual([]);
+    expect(await pushedEntries(database.owner, tenants.globex ?? '')).toEqual([]);
   });
 
   it('records nothing for a refused bundle or for pushing the bundle in force again', async () => {
     const { database, cedar, engine, tenants } = await policyWorld();
     const tenant = tenants.acme ?? '';
     const refused = await pushBundle(
-      database.db,
+      database.owner,
       tenant,
       'permit (principal, action, resource',
       'operator',
       cedar,
     ).catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: 'ERR_BUNDLE_INVALID' });
-    expect(await pushedEntries(database.db, tenant)).toEqual([]);
+    expect(await pushedEntries(database.owner, tenant)).toEqual([]);
 
-    await pushBundle(database.db, tenant, ALLOW_ALL, 'operator', cedar);
-    const again = await pushBundle(database.db, tenant, ALLOW_ALL, 'operator', cedar);
+    await pushBundle(database.owner, tenant, ALLOW_ALL, 'operator', cedar);
+    const again = await pushBundle(database.owner, tenant, ALLOW_ALL, 'operator', cedar);
     expect(again.unchanged).toBe(true);
     expect((await engine.push(tenant, ALLOW_ALL, 'operator')).unchanged).toBe(true);
-    expect((await pushedEntries(database.db, tenant)).map((e) => e.subject)).toEqual(['policy:1']);
+    expect((await pushedEntries(database.owner, tenant)).map((e) => e.subject)).toEqual([
+      'policy:1',
+    ]);
   });
 
   it('stores no version when its entry cannot be written: both commit or neither', async () => {
     const { database, cedar, tenants } = await policyWorld();
     const tenant = tenants.acme ?? '';
     // An empty actor is refused by the ledger, after the bundle row was inserted.
-    const err = await pushBundle(database.db, tenant, ALLOW_ALL, '', cedar).catch(
+    const err = await pushBundle(database.owner, tenant, ALLOW_ALL, '', cedar).catch(
       (e: unknown) => e,
     );
     expect(err).toMatchObject({ code: 'ERR_AUDIT_INVALID' });
-    expect((await listBundles(database.db, tenant)).map((b) => b.version)).toEqual([0]);
-    expect(await pushedEntries(database.db, tenant)).toEqual([]);
+    expect((await listBundles(database.owner, tenant)).map((b) => b.version)).toEqual([0]);
+    expect(await pushedEntries(database.owner, tenant)).toEqual([]);
   });
 
   it('gives concurrent pushes distinct versions, each with exactly one entry', async () => {
@@ -349,10 +351,10 @@ describe('the policy.pushed ledger entry', () => {
       (_, i) => `@id("p${i}") permit (principal, action, resource);\n`,
     );
     const pushed = await Promise.all(
-      texts.map((t) => pushBundle(database.db, tenant, t, 'operator', cedar)),
+      texts.map((t) => pushBundle(database.owner, tenant, t, 'operator', cedar)),
     );
     expect(pushed.map((p) => p.version).sort()).toEqual([1, 2, 3, 4]);
-    const entries = await pushedEntries(database.db, tenant);
+    const entries = await pushedEntries(database.owner, tenant);
     expect(entries.map((e) => e.subject).sort()).toEqual([
       'policy:1',
       'policy:2',

@@ -7,7 +7,6 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import type { DatabaseHandle } from '../../src/db/database.ts';
 import { auditEntries } from '../../src/db/schema.ts';
 import { openPglite } from '../../src/db/pglite.ts';
 import { openPostgres } from '../../src/db/postgres.ts';
@@ -19,7 +18,7 @@ import { PolicyEngine } from '../../src/policy/engine.ts';
 import { auditFields } from '../../src/policy/replay.ts';
 import { tenantIdOf } from '../../src/registry/tenants.ts';
 import { cliJson, runCli, startBroker, tempDir } from '../helpers/cli.ts';
-import { freshDatabase } from '../helpers/db.ts';
+import { freshDatabase, withOwner, type TestDatabase } from '../helpers/db.ts';
 import { ADMIN, MAIL, mintRequest } from './world.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -36,14 +35,14 @@ function dir(): string {
 /** The CLI's environment on this run's driver, and a way to open the same database here. */
 async function driver(): Promise<{
   env: Record<string, string>;
-  open: () => Promise<DatabaseHandle>;
+  open: () => Promise<TestDatabase>;
 }> {
   const root = dir();
   if (inject('dbTemplate').driver === 'pglite') {
     const dataDir = join(root, 'data');
     return {
       env: { MANDATE_DATA_DIR: dataDir },
-      open: () => openPglite({ dataDir: dataPaths(dataDir).pgdata }),
+      open: async () => withOwner(await openPglite({ dataDir: dataPaths(dataDir).pgdata })),
     };
   }
   const database = await freshDatabase();
@@ -51,7 +50,10 @@ async function driver(): Promise<{
   const url = database.url ?? '';
   return {
     env: { DATABASE_URL: url, MANDATE_KEK: generateKek() },
-    open: () => openPostgres({ url, migrate: false, max: 1 }),
+    open: async () => ({
+      ...(await openPostgres({ url, migrate: false, max: 1 })),
+      owner: database.owner,
+    }),
   };
 }
 
@@ -120,8 +122,8 @@ describe('policy commands', () => {
     let entryId: number;
     let stateChange: number;
     try {
-      const tenantId = await tenantIdOf(database.db, 'acme');
-      const engine = new PolicyEngine({ db: database.db, cedar: await loadNodeCedar() });
+      const tenantId = await tenantIdOf(database.owner, 'acme');
+      const engine = new PolicyEngine({ db: database.owner, cedar: await loadNodeCedar() });
       const d = await engine.decide(
         tenantId,
         mintRequest({
@@ -131,7 +133,7 @@ describe('policy commands', () => {
         }),
       );
       expect(d).toMatchObject({ outcome: 'ADAPT', policy: { version: 1 } });
-      const [row] = await database.db
+      const [row] = await database.owner
         .insert(auditEntries)
         .values({
           tenantId,
@@ -144,7 +146,7 @@ describe('policy commands', () => {
         })
         .returning({ id: auditEntries.id });
       // The push the CLI made is in the ledger; the refused and missing ones are not.
-      const pushes = await database.db
+      const pushes = await database.owner
         .select()
         .from(auditEntries)
         .where(and(eq(auditEntries.tenantId, tenantId), eq(auditEntries.action, 'policy.pushed')));

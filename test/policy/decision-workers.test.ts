@@ -91,7 +91,7 @@ describe('policy decisions on worker threads', () => {
   it('are the decisions made on the event loop, under the default bundle and a pushed one', async () => {
     const w = await policyWorld(['acme', 'globex'], { validateRequests: false });
     const onWorkers = new PolicyEngine({
-      db: w.database.db,
+      db: w.database.owner,
       cedar: w.cedar,
       refreshMs: 0,
       authorizer: pool(2),
@@ -116,7 +116,7 @@ describe('policy decisions on worker threads', () => {
     const w = await policyWorld(['acme'], { validateRequests: false });
     const workers = pool(1);
     const engine = new PolicyEngine({
-      db: w.database.db,
+      db: w.database.owner,
       cedar: w.cedar,
       refreshMs: 0,
       authorizer: workers,

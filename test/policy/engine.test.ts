@@ -55,11 +55,11 @@ describe('the policy engine', () => {
     const { database, engine, tenants } = await policyWorld();
     const tenant = tenants.acme ?? '';
     const cedar = await loadNodeCedar();
-    const perCall = new PolicyEngine({ db: database.db, cedar, parse: 'per-call' });
+    const perCall = new PolicyEngine({ db: database.owner, cedar, parse: 'per-call' });
     const wasm = readFileSync(
       join(ROOT, 'node_modules/@cedar-policy/cedar-wasm/web/cedar_wasm_bg.wasm'),
     );
-    const web = new PolicyEngine({ db: database.db, cedar: await cedarFromWasm(wasm) });
+    const web = new PolicyEngine({ db: database.owner, cedar: await cedarFromWasm(wasm) });
     for (const r of requests) {
       const request = mintRequest({
         targets: [{ audience: MAIL, scopes: r.scopes }],
@@ -80,7 +80,7 @@ describe('the policy engine', () => {
 
   it('brings back a bundle that fell out of Cedar’s memory, deciding with the right one', async () => {
     const { database, cedar, tenants } = await policyWorld(['a', 'b', 'c']);
-    const engine = new PolicyEngine({ db: database.db, cedar, refreshMs: 0, capacity: 2 });
+    const engine = new PolicyEngine({ db: database.owner, cedar, refreshMs: 0, capacity: 2 });
     const slugs = ['a', 'b', 'c'] as const;
     for (const [i, slug] of slugs.entries()) {
       // Each tenant's bundle says which it is in the reason.
@@ -150,7 +150,7 @@ describe('signals from the database', () => {
   it('counts first use, the recent rate, the baseline and overruns, and finds an identical live token', async () => {
     const w = await createTaskWorld();
     try {
-      const db = w.t.deps.database.db;
+      const db = w.t.owner;
       const agent = w.acme.agent.clientId;
       const tenantId = w.acme.tenantId;
       const now = w.t.clock.now();
@@ -265,7 +265,7 @@ describe('signals from the database', () => {
   it('records a token minted without a task with no task (SQL NULL), one with a task as its JSON', async () => {
     const w = await createTaskWorld();
     try {
-      const db = w.t.deps.database.db;
+      const db = w.t.owner;
       const plain = decodeJwt((await mintOk(w, { resource: WORLD_REPOS })).access_token);
       const task = JSON.stringify([
         { type: 'agent_task', identifier: 'pr-9', purpose: 'Read PR 9' },
@@ -289,7 +289,7 @@ describe('signals from the database', () => {
   it('counts the last hour only as far as the rate factor can rise, once the baseline is known', async () => {
     const w = await createTaskWorld();
     try {
-      const db = w.t.deps.database.db;
+      const db = w.t.owner;
       const extra = rateSaturation(0) + 2;
       for (let i = 0; i < extra; i++) await mintOk(w, { resource: WORLD_REPOS });
       const baselines = new BaselineCache();

@@ -120,7 +120,7 @@ describe('replay, for every decision of a generated history', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 200, maxLength: 200 }), async (history) => {
         const { database, engine, tenants } = await policyWorld(['acme', 'globex']);
-        const db = database.db;
+        const db = database.owner;
         const seen = new Map<string, number>();
         for (const s of history) {
           const tenantId = tenants[s.tenant] ?? '';

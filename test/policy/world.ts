@@ -1,13 +1,13 @@
 /** Shared setup for policy tests: a fresh database with tenants, an engine, requests. */
 import { afterEach } from 'vitest';
-import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 import { loadNodeCedar, type CedarApi } from '../../src/policy/cedar.ts';
 import { PolicyEngine, type PolicyEngineOptions } from '../../src/policy/engine.ts';
 import type { DecisionRequest } from '../../src/policy/request.ts';
 import { createTenant, tenantIdOf } from '../../src/registry/tenants.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-let open: DatabaseHandle[] = [];
+let open: TestDatabase[] = [];
 
 export function closeDatabasesAfterEach(): void {
   afterEach(async () => {
@@ -17,7 +17,7 @@ export function closeDatabasesAfterEach(): void {
 }
 
 export interface PolicyWorld {
-  database: DatabaseHandle;
+  database: TestDatabase;
   cedar: CedarApi;
   engine: PolicyEngine;
   /** Tenant ids by slug. */
@@ -32,13 +32,13 @@ export async function policyWorld(
   open.push(database);
   const tenants: Record<string, string> = {};
   for (const slug of slugs) {
-    await createTenant(database.db, slug);
-    tenants[slug] = await tenantIdOf(database.db, slug);
+    await createTenant(database.owner, slug);
+    tenants[slug] = await tenantIdOf(database.owner, slug);
   }
   const cedar = await loadNodeCedar();
   // Tests check every request against the schema too, and see pushes at once.
   const engine = new PolicyEngine({
-    db: database.db,
+    db: database.owner,
     cedar,
     refreshMs: 0,
     validateRequests: true,

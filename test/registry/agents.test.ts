@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { exportJWK, generateKeyPair } from 'jose';
 import { describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.ts';
 import { clients } from '../../src/db/schema.ts';
 import { CLIENT_ASSERTION_TYPE, ClientAuthenticator } from '../../src/oauth/client-auth.ts';
 import { addAgent, disableAgent, listAgents } from '../../src/registry/agents.ts';
@@ -11,10 +12,14 @@ import { closeDatabasesAfterEach, database, failure, keyPair, publicJwks } from 
 
 closeDatabasesAfterEach();
 
+/** The tables' owner's view of the last twoTenants() database, for assertions. */
+let owner: Database;
+
 async function twoTenants() {
   const handle = await database();
   await createTenant(handle.db, 'alpha');
   await createTenant(handle.db, 'bravo');
+  owner = handle.owner;
   return handle.db;
 }
 
@@ -51,7 +56,7 @@ describe('agents', () => {
     );
     expect(err).toMatchObject({ code: 'ERR_INVALID' });
     expect(err.message).toContain('private key material (d)');
-    expect(await db.select().from(clients)).toHaveLength(0);
+    expect(await owner.select().from(clients)).toHaveLength(0);
   });
 
   it.each([
@@ -111,7 +116,7 @@ describe('agents', () => {
     expect(await failure(disableAgent(db, 'bravo', { name: 'Coder' }))).toMatchObject({
       code: 'ERR_NOT_FOUND',
     });
-    const [row] = await db.select().from(clients).where(eq(clients.id, client_id));
+    const [row] = await owner.select().from(clients).where(eq(clients.id, client_id));
     expect(row?.status).toBe('active');
   });
 

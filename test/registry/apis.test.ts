@@ -12,7 +12,8 @@ async function setup() {
   const handle = await database();
   await createTenant(handle.db, 'alpha');
   await createTenant(handle.db, 'bravo');
-  return { db: handle.db, jwks: await publicJwks() };
+  // Registry calls on the broker's own handle; assertions read as the tables' owner.
+  return { db: handle.db, owner: handle.owner, jwks: await publicJwks() };
 }
 
 describe('APIs', () => {
@@ -42,7 +43,7 @@ describe('APIs', () => {
   });
 
   it('keeps an overrun threshold of the API’s own, and refuses a bad one without writing', async () => {
-    const { db, jwks } = await setup();
+    const { db, owner, jwks } = await setup();
     const { client_id } = await addApi(db, {
       tenant: 'alpha',
       audience: AUDIENCE,
@@ -50,7 +51,7 @@ describe('APIs', () => {
       jwks,
       overrunThreshold: '1',
     });
-    const [row] = await db.select().from(apis);
+    const [row] = await owner.select().from(apis);
     expect(row).toMatchObject({ clientId: client_id, overrunThreshold: 1 });
     const err = await failure(
       addApi(db, {
@@ -62,7 +63,7 @@ describe('APIs', () => {
       }),
     );
     expect(err).toMatchObject({ code: 'ERR_INVALID' });
-    expect(await db.select().from(clients)).toHaveLength(1);
+    expect(await owner.select().from(clients)).toHaveLength(1);
   });
 
   it('names an API after its audience when no name is given', async () => {
@@ -98,7 +99,7 @@ describe('APIs', () => {
   });
 
   it('refuses duplicate scope names, unknown sensitivities and an empty scope list', async () => {
-    const { db, jwks } = await setup();
+    const { db, owner, jwks } = await setup();
     for (const bad of [
       [scopes[0], scopes[0]],
       [{ name: 'x', description: 'x', sensitivity: 'root' }],
@@ -109,11 +110,11 @@ describe('APIs', () => {
       );
       expect(err).toMatchObject({ code: 'ERR_INVALID' });
     }
-    expect(await db.select().from(clients)).toHaveLength(0);
+    expect(await owner.select().from(clients)).toHaveLength(0);
   });
 
   it('keeps an audience unique across tenants, and a refused add leaves no row behind', async () => {
-    const { db, jwks } = await setup();
+    const { db, owner, jwks } = await setup();
     await addApi(db, { tenant: 'alpha', audience: AUDIENCE, scopes, jwks });
     // The client row is written before the audience collides: the transaction must undo it.
     const err = await failure(addApi(db, { tenant: 'bravo', audience: AUDIENCE, scopes, jwks }));
@@ -121,9 +122,9 @@ describe('APIs', () => {
       code: 'ERR_CONFLICT',
       message: `audience "${AUDIENCE}" is already registered`,
     });
-    expect(await db.select().from(clients)).toHaveLength(1);
-    expect(await db.select().from(apis)).toHaveLength(1);
-    expect(await db.select().from(apiScopes)).toHaveLength(2);
+    expect(await owner.select().from(clients)).toHaveLength(1);
+    expect(await owner.select().from(apis)).toHaveLength(1);
+    expect(await owner.select().from(apiScopes)).toHaveLength(2);
     expect((await listApis(db, 'bravo')).apis).toEqual([]);
   });
 

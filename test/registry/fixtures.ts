@@ -1,11 +1,11 @@
 /** Shared setup for registry tests: a fresh database per test and key material. */
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterEach } from 'vitest';
-import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 import { randomToken } from '../../src/random.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-let open: DatabaseHandle[] = [];
+let open: TestDatabase[] = [];
 
 /** Registers an afterEach that closes every database a test opened. */
 export function closeDatabasesAfterEach(): void {
@@ -15,7 +15,7 @@ export function closeDatabasesAfterEach(): void {
   });
 }
 
-export async function database(): Promise<DatabaseHandle> {
+export async function database(): Promise<TestDatabase> {
   const handle = await freshDatabase();
   open.push(handle);
   return handle;

@@ -13,7 +13,7 @@ const PUBLIC_URL = 'https://broker.example';
 const TTL = 3600;
 
 async function setup() {
-  const { db } = await database();
+  const db = (await database()).owner;
   await createTenant(db, 'alpha');
   await createTenant(db, 'bravo');
   const clock = new TestClock();

@@ -89,7 +89,7 @@ describe('the revocation event stream', () => {
     const mail = await open(w.acme.mailApi);
     await Promise.all([repos.next(isReady), mail.next(isReady)]);
     await revokeGrant(
-      w.t.deps.database.db,
+      w.t.owner,
       { tenantId: w.acme.tenantId, userId: w.acme.userId },
       w.grantId,
       'test',

@@ -28,7 +28,7 @@ beforeEach(async () => {
 afterEach(async () => w.t.close());
 
 const grantStatus = async () => {
-  const [g] = await w.t.deps.database.db
+  const [g] = await w.t.owner
     .select({ status: grants.status, reason: grants.revocationReason })
     .from(grants)
     .where(eq(grants.id, w.grantId));
@@ -127,7 +127,7 @@ describe('an overrun report', () => {
   });
 
   it('follows the API’s own threshold before the tenant’s and the broker’s', async () => {
-    const db = w.t.deps.database.db;
+    const db = w.t.owner;
     await db.update(tenants).set({ overrunThreshold: 5 }).where(eq(tenants.id, w.acme.tenantId));
     await db
       .update(apis)
@@ -141,7 +141,7 @@ describe('an overrun report', () => {
   });
 
   it('follows the tenant’s threshold when the API has none', async () => {
-    const db = w.t.deps.database.db;
+    const db = w.t.owner;
     await db.update(tenants).set({ overrunThreshold: 3 }).where(eq(tenants.id, w.acme.tenantId));
     for (const expected of [['token'], ['token'], ['token', 'grant']]) {
       const res = await report(w, w.acme.api, {

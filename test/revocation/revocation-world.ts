@@ -51,7 +51,7 @@ export async function listStatus(t: TestApp, token: string): Promise<number> {
 }
 
 export async function isRevokedInDb(t: TestApp, jti: string): Promise<boolean> {
-  const [row] = await t.deps.database.db
+  const [row] = await t.owner
     .select({ revokedAt: issuedTokens.revokedAt })
     .from(issuedTokens)
     .where(eq(issuedTokens.jti, jti));

@@ -28,7 +28,7 @@ describe('status list positions', () => {
     expect(new Set(positions.map((p) => `${p.uri}#${p.idx}`)).size).toBe(tokens.length);
     for (const token of tokens) {
       const { jti } = decodeJwt(token);
-      const [row] = await w.t.deps.database.db
+      const [row] = await w.t.owner
         .select()
         .from(issuedTokens)
         .where(eq(issuedTokens.jti, jti ?? ''));
@@ -36,7 +36,7 @@ describe('status list positions', () => {
         idx: row?.statusIdx,
         uri: `${ISSUER}/status/${row?.statusListId}`,
       });
-      const [list] = await w.t.deps.database.db
+      const [list] = await w.t.owner
         .select()
         .from(statusLists)
         .where(eq(statusLists.id, row?.statusListId ?? ''));
@@ -63,7 +63,7 @@ describe('status list positions', () => {
     const positions = tokens.map(statusOf);
     expect(new Set(positions.map((p) => `${p.uri}#${p.idx}`)).size).toBe(20);
     expect(positions.every((p) => p.idx >= 0 && p.idx < 8)).toBe(true);
-    const lists = await w.t.deps.database.db
+    const lists = await w.t.owner
       .select()
       .from(statusLists)
       .where(eq(statusLists.tenantId, w.acme.tenantId))
@@ -167,7 +167,7 @@ describe('the VC form’s Bitstring Status List credential', () => {
       return ((bytes[idx >> 3] ?? 0) >> (7 - (idx % 8))) & 1;
     };
     expect(await read()).toBe(0);
-    await w.t.deps.database.db
+    await w.t.owner
       .update(issuedTokens)
       .set({ revokedAt: w.t.clock.now() })
       .where(and(eq(issuedTokens.jti, vc.id)));

@@ -9,6 +9,7 @@ import { decodeJwt } from 'jose';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../../src/db/postgres.ts';
+import { withOwner } from '../helpers/db.ts';
 import { generateKek } from '../../src/keys/kek.ts';
 import { ISSUER } from '../helpers/app.ts';
 import { startBroker, type RunningBroker } from '../helpers/cli.ts';
@@ -37,7 +38,10 @@ beforeAll(async () => {
     await admin.end();
   }
   // The world is seeded in-process on the same database, as a third broker would.
-  w = await createTaskWorld({ MANDATE_KEK: kek }, await openPostgres({ url, max: 2 }));
+  w = await createTaskWorld(
+    { MANDATE_KEK: kek },
+    withOwner(await openPostgres({ url, max: 2 }), url),
+  );
   const env = {
     DATABASE_URL: url,
     MANDATE_KEK: kek,

@@ -58,7 +58,7 @@ afterEach(async () => w.t.close());
 
 async function register(name: string): Promise<{ key: AgentKey; clientId: string }> {
   const k = await generateAgentKey();
-  const { client_id } = await addAgent(w.t.deps.database.db, {
+  const { client_id } = await addAgent(w.t.owner, {
     tenant: 'acme',
     name,
     jwks: publicJwks(k),
@@ -171,7 +171,7 @@ describe('mandate/agent: asking for a grant (CIBA)', () => {
     expect(pending.interval).toBe(1);
     expect(pending.expiresIn).toBeLessThanOrEqual(120);
     expect(pending.expiresAt.getTime()).toBeGreaterThan(Date.now());
-    const [row] = await w.t.deps.database.db
+    const [row] = await w.t.owner
       .select()
       .from(cibaRequests)
       .where(eq(cibaRequests.id, await requestIdOf(w.t, pending.authReqId)));
@@ -320,7 +320,7 @@ describe('mandate/agent: DPoP', () => {
     const grant = await approved(agent);
     expect(grant.dpopBound).toBe(true);
     expect(grant.firstToken.tokenType).toBe('DPoP');
-    const [row] = await w.t.deps.database.db.select().from(grants);
+    const [row] = await w.t.owner.select().from(grants);
     expect(row?.dpopJkt).toBe(jkt);
 
     const token = await agent.mintTaskToken(grant, { resource: REPOS, scope: 'repo:read' });
@@ -534,7 +534,7 @@ describe('mandate/agent: what the policy decides', () => {
     ).rejects.toMatchObject({ code: 'ERR_AGENT_ABORTED' });
     // Waiting while the person approves.
     const waiting = agent.mintTaskToken(grant, { ...write, waitForApproval: { interval: 0.05 } });
-    const [escalation] = await w.t.deps.database.db
+    const [escalation] = await w.t.owner
       .select({ id: cibaRequests.id })
       .from(cibaRequests)
       // Opened by the first refused mint; every retry since answered from the same one.

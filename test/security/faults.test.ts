@@ -28,7 +28,7 @@ import postgres from 'postgres';
 import { describe, expect, inject, it } from 'vitest';
 import { openPglite } from '../../src/db/pglite.ts';
 import { REPOS } from '../delegation/world.ts';
-import { freshDatabase } from '../helpers/db.ts';
+import { freshDatabase, pgliteOwner, withOwner } from '../helpers/db.ts';
 import { adminUrl } from '../helpers/pg-url.ts';
 import { createTaskWorld, mint, mintOk, type TaskWorld } from '../oauth/task-world.ts';
 import {
@@ -160,9 +160,7 @@ if (driver === 'postgres') {
         // The same app instance mints again, one by one, as if nothing had happened.
         for (let i = 0; i < 3; i++) await mintOk(w, { resource: REPOS, scope: 'repo:read' });
 
-        const counts = await expectNothingLost(outcomes, (jtis) =>
-          recordedTokens(w.t.deps.database.db, jtis),
-        );
+        const counts = await expectNothingLost(outcomes, (jtis) => recordedTokens(w.t.owner, jtis));
         // The outage was felt: requests failed, every one as a recognised outage (503).
         expect(counts.unavailable).toBeGreaterThan(0);
         expect(logs.filter((l) => l.startsWith('unhandled'))).toEqual([]);
@@ -199,7 +197,7 @@ if (driver === 'postgres') {
         loadDataDir: new Blob([readFileSync(template.dumpFile)]),
         migrate: false,
       });
-      const w = await createTaskWorld({}, database);
+      const w = await createTaskWorld({}, withOwner(database));
       const logs = captureLogs(w.t);
       try {
         const load = startLoad(mintRepoRead(w), { loops: LOOPS, boundMs: BOUND_MS });
@@ -234,7 +232,7 @@ if (driver === 'postgres') {
         try {
           counts = await expectNothingLost(
             outcomes,
-            (jtis) => recordedTokens(reopened.db, jtis),
+            (jtis) => recordedTokens(pgliteOwner(reopened.db), jtis),
             (o) => o.sentAt < closedAt && o.answeredAt > closingAt,
           );
         } finally {

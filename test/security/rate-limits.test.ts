@@ -11,7 +11,6 @@ import type { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
-import type { DatabaseHandle } from '../../src/db/database.ts';
 import { openPostgres } from '../../src/db/postgres.ts';
 import { rateLimits } from '../../src/db/schema.ts';
 import { nodeClientAddress } from '../../src/node/client-address.ts';
@@ -288,9 +287,12 @@ describe('limits shared through the database', () => {
    * PostgreSQL, as another process would have; PGlite has one handle per database, so
    * there the same one, whose close is left to its owner.
    */
-  async function secondHandle(db: TestDatabase): Promise<DatabaseHandle> {
+  async function secondHandle(db: TestDatabase): Promise<TestDatabase> {
     if (inject('dbTemplate').driver === 'pglite') return { ...db, close: async () => {} };
-    return openPostgres({ url: db.url ?? '', migrate: false, max: 2 });
+    return {
+      ...(await openPostgres({ url: db.url ?? '', migrate: false, max: 2 })),
+      owner: db.owner,
+    };
   }
 
   it('counts an agent’s requests to two broker instances on one database against one limit', async () => {

@@ -30,6 +30,7 @@ import {
 } from '../oauth/task-world.ts';
 import { listStatus } from '../revocation/revocation-world.ts';
 import { grantRevocation, sleep, startLoad, until, type MintOutcome } from './fault-load.ts';
+import { tenantDb } from '../../src/db/tenancy.ts';
 
 const ROUNDS = 6;
 const LOOPS = 6;
@@ -71,7 +72,14 @@ async function round(n: number): Promise<Round> {
   if (path === 'person') {
     const who = { tenantId: w.acme.tenantId, userId: w.acme.userId };
     expect(
-      await revokeGrant(w.t.deps.database.db, who, grant.grantId, 'race', w.t.clock.now()),
+      // As the dashboard does: in the person's tenant's scope.
+      await revokeGrant(
+        tenantDb(w.t.deps.database.db, who.tenantId),
+        who,
+        grant.grantId,
+        'race',
+        w.t.clock.now(),
+      ),
     ).toBe(true);
   } else {
     expect((await revoke(w, w.acme.agent, grant.handle)).status).toBe(200);
@@ -118,7 +126,7 @@ describe('revoking a grant while its agent mints', () => {
       }
 
       // No token was recorded after the revocation's UPDATE looked for the grant's tokens.
-      const { tokens, tokensRevoked } = await grantRevocation(w.t.deps.database.db, r.grantId);
+      const { tokens, tokensRevoked } = await grantRevocation(w.t.owner, r.grantId);
       expect(tokens.filter((t) => !t.revoked)).toEqual([]);
       expect(tokensRevoked).toBe(tokens.length);
       const recorded = new Set(tokens.map((t) => t.jti));

@@ -3,9 +3,9 @@
  * in full, each row as PostgreSQL's own text form, sorted, so that two readings
  * compare equal exactly when no row was inserted, updated or deleted.
  *
- * This is the only file of test/security that reads tables directly. Once row-level
- * security is on, the app's own handle sees one tenant inside a tenant transaction;
- * this reader then needs the owner's handle, and only this file has to change.
+ * This is the only file of test/security that reads tables directly, through the
+ * owner's handle: the app's own sees one tenant's rows, and only inside a transaction
+ * that names it (row-level security, src/db/tenancy.ts).
  *
  * Tables left out by default, because a refused request writes them by design:
  * - client_assertion_jtis: client authentication spends its assertion's jti before
@@ -42,7 +42,7 @@ export interface DigestOptions {
 
 /** The broker's tables (the public schema; drizzle's own bookkeeping lives elsewhere). */
 async function tableNames(t: TestApp): Promise<string[]> {
-  const result = await t.deps.database.db.execute(
+  const result = await t.owner.execute(
     sql`select table_name as name from information_schema.tables
         where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`,
   );
@@ -51,7 +51,7 @@ async function tableNames(t: TestApp): Promise<string[]> {
 
 /** One table's rows as text, sorted. */
 async function tableRows(t: TestApp, table: string): Promise<string[]> {
-  const result = await t.deps.database.db.execute(
+  const result = await t.owner.execute(
     sql`select r::text as row from ${sql.identifier(table)} r order by 1`,
   );
   return rowsOf<{ row: string }>(result).map((r) => r.row);

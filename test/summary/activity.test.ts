@@ -21,7 +21,7 @@ afterEach(async () => w.t.close());
 async function cookieFor(tenantId: string, userId: string): Promise<string> {
   const secret = randomToken(32);
   const now = w.t.clock.now();
-  await w.t.deps.database.db.insert(sessions).values({
+  await w.t.owner.insert(sessions).values({
     idHash: await sha256base64url(secret),
     tenantId,
     userId,

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { appendAudit } from '../../src/audit/append.ts';
 import { auditSummary, type AuditCommandContext } from '../../src/audit/operator.ts';
 import { parseWindow } from '../../src/audit/summary-query.ts';
-import type { DatabaseHandle } from '../../src/db/database.ts';
+import type { TestDatabase } from '../helpers/db.ts';
 import { addAgent } from '../../src/registry/agents.ts';
 import { createTenant, tenantIdOf } from '../../src/registry/tenants.ts';
 import { seedClient } from '../helpers/clients.ts';
@@ -17,7 +17,7 @@ import { freshDatabase } from '../helpers/db.ts';
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const HOUR = 3_600_000;
 
-const open: DatabaseHandle[] = [];
+const open: TestDatabase[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((d) => d.close()));
 });
@@ -25,18 +25,18 @@ afterEach(async () => {
 async function world() {
   const database = await freshDatabase();
   open.push(database);
-  await createTenant(database.db, 'acme');
-  const tenantId = await tenantIdOf(database.db, 'acme');
+  await createTenant(database.owner, 'acme');
+  const tenantId = await tenantIdOf(database.owner, 'acme');
   const { publicKey } = await generateKeyPair('EdDSA', { extractable: true });
   const jwks = { keys: [{ ...(await exportJWK(publicKey)), alg: 'EdDSA' }] };
   const agent = async (name: string) =>
-    (await addAgent(database.db, { tenant: 'acme', name, jwks })).client_id;
+    (await addAgent(database.owner, { tenant: 'acme', name, jwks })).client_id;
   const ctx: AuditCommandContext = {
-    db: database.db,
+    db: database.owner,
     keys: { jwks: () => Promise.resolve({ keys: [] }) },
     clock: new TestClock(NOW),
   };
-  return { db: database.db, tenantId, agent, ctx };
+  return { db: database.owner, tenantId, agent, ctx };
 }
 
 interface Output {

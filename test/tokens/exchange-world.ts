@@ -69,15 +69,12 @@ export async function exchanged(
 }
 
 export async function tokenCount(w: World): Promise<number> {
-  const [row] = await w.t.deps.database.db.select({ n: count() }).from(issuedTokens);
+  const [row] = await w.t.owner.select({ n: count() }).from(issuedTokens);
   return row?.n ?? 0;
 }
 
 export async function tokenRow(w: World, jti: string) {
-  const [row] = await w.t.deps.database.db
-    .select()
-    .from(issuedTokens)
-    .where(eq(issuedTokens.jti, jti));
+  const [row] = await w.t.owner.select().from(issuedTokens).where(eq(issuedTokens.jti, jti));
   if (!row) throw new Error(`no issued_tokens row for ${jti}`);
   return row;
 }

@@ -186,7 +186,7 @@ describe('token exchange: refusals (RFC 8693 §2.2.2), each recording nothing', 
 
   it('refuses a revoked parent, and a parent whose grant was revoked', async () => {
     const jti = decodeJwt(parent.token).jti ?? '';
-    const db = w.t.deps.database.db;
+    const db = w.t.owner;
     await db
       .update(issuedTokens)
       .set({ revokedAt: w.t.clock.now() })
@@ -203,7 +203,7 @@ describe('token exchange: refusals (RFC 8693 §2.2.2), each recording nothing', 
 
   it('refuses a child as subject once its parent is revoked (ancestors)', async () => {
     const child = await exchanged(w, sub, parent.token);
-    await w.t.deps.database.db
+    await w.t.owner
       .update(issuedTokens)
       .set({ revokedAt: w.t.clock.now() })
       .where(eq(issuedTokens.jti, decodeJwt(parent.token).jti ?? ''));

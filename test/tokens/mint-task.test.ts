@@ -57,7 +57,7 @@ describe('per-task mint with a DPoP key', () => {
     expect(body.token_type).toBe('DPoP');
     const { payload } = await verifyAccessToken(w, body.access_token);
     expect(payload.cnf).toEqual({ jkt: JKT });
-    const [row] = await w.t.deps.database.db
+    const [row] = await w.t.owner
       .select()
       .from(issuedTokens)
       .where(eq(issuedTokens.jti, payload.jti ?? ''));
@@ -73,7 +73,7 @@ describe('per-task mint with a DPoP key', () => {
   });
 
   it('accepts the handle of a DPoP-bound grant only with that key', async () => {
-    const db = w.t.deps.database.db;
+    const db = w.t.owner;
     await db.update(grants).set({ dpopJkt: JKT }).where(eq(grants.id, w.grantId));
     const before = await snapshot(w);
     for (const dpop of [undefined, { jkt: OTHER_JKT }]) {
@@ -88,7 +88,7 @@ describe('per-task mint with a DPoP key', () => {
 
   it('takes dpopJkt as a plain parameter of the mint', async () => {
     const signer = await w.t.deps.keys.signer();
-    const body = await mintTaskToken(w.t.deps.database.db, {
+    const body = await mintTaskToken(w.t.owner, {
       clientId: w.acme.agent.clientId,
       tenantId: w.acme.tenantId,
       handle: w.handle,

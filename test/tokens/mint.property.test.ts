@@ -24,7 +24,7 @@ beforeAll(async () => {
   // Likewise the policy: the shipped default would deny the agent after three overruns
   // and narrow admin scopes; the policy's outcomes are tested in test/tokens/policy-outcomes.
   await permitAll(w.t, w.acme.tenantId);
-  const [row] = await w.t.deps.database.db.select().from(grants);
+  const [row] = await w.t.owner.select().from(grants);
   if (!row) throw new Error('no grant');
   grant = row;
 });

@@ -32,7 +32,7 @@ beforeEach(async () => {
 });
 
 const decided = () =>
-  w.t.deps.database.db
+  w.t.owner
     .select()
     .from(auditEntries)
     .where(and(eq(auditEntries.tenantId, w.acme.tenantId), isNotNull(auditEntries.decision)));
@@ -52,7 +52,7 @@ const task = (identifier: string, purpose = 'tidy the repository') =>
 
 /** The tenant's ledger entries of one action, oldest first; the CIBA redemption's first token is entry 1 of token.minted. */
 async function entries(action: string) {
-  return w.t.deps.database.db
+  return w.t.owner
     .select()
     .from(auditEntries)
     .where(and(eq(auditEntries.tenantId, w.acme.tenantId), eq(auditEntries.action, action)))
@@ -165,7 +165,7 @@ describe('the policy at the per-task mint', () => {
       authorization_details: task('t-1', 'tidy up the repository, please'),
     });
     expect(reworded.access_token).toBe(first.access_token);
-    const rows = () => w.t.deps.database.db.select().from(issuedTokens);
+    const rows = () => w.t.owner.select().from(issuedTokens);
     const recorded = (await rows()).length;
     const [reused] = await entries('token.reused');
     expect(reused).toMatchObject({
@@ -209,7 +209,7 @@ describe('the policy at the per-task mint', () => {
     const writeTask = () =>
       mint(w, { resource: REPOS, scope: 'repo:write', authorization_details: task('deploy') });
     const escalations = () =>
-      w.t.deps.database.db
+      w.t.owner
         .select()
         .from(cibaRequests)
         .where(eq(cibaRequests.escalatesGrantId, w.grantId))
@@ -290,10 +290,7 @@ describe('the policy at the per-task mint', () => {
       expect(error.error_description).toContain('refused');
       expect(await entries('task.denied')).toHaveLength(1);
       expect(
-        await w.t.deps.database.db
-          .select()
-          .from(issuedTokens)
-          .where(eq(issuedTokens.scope, 'repo:write')),
+        await w.t.owner.select().from(issuedTokens).where(eq(issuedTokens.scope, 'repo:write')),
       ).toEqual([]);
     });
   });

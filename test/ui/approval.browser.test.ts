@@ -47,7 +47,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   server = await startTestServer({ MANDATE_CIBA_INTERVAL: '1' });
-  const db = server.app.deps.database.db;
+  const db = server.app.owner;
   await createTenant(db, 'acme');
   await addApi(db, {
     tenant: 'acme',
@@ -137,7 +137,7 @@ async function ask(
     ]),
     ...extra,
   });
-  const [row] = await server.app.deps.database.db
+  const [row] = await server.app.owner
     .select({ id: cibaRequests.id })
     .from(cibaRequests)
     .where(eq(cibaRequests.authReqIdHash, await sha256base64url(started.auth_req_id)));
@@ -204,7 +204,7 @@ describe('approving an agent with a passkey, in a real browser', () => {
       await screenshot(page, 'dashboard');
 
       // The evidence re-verifies, through the same check the CLI runs.
-      const db = server.app.deps.database.db;
+      const db = server.app.owner;
       const [grant] = await db.select().from(grants);
       if (!grant) throw new Error('no grant stored');
       const report = await verifyGrantEvidence(db, grant.tenantId, grant.id);

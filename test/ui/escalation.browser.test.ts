@@ -72,7 +72,7 @@ const button = (name: string) => page.getByRole('button', { name, exact: true })
 const heading = (name: string) => page.getByRole('heading', { name, exact: true });
 
 async function seed(): Promise<oidc.Configuration> {
-  const db = server.app.deps.database.db;
+  const db = server.app.owner;
   await createTenant(db, 'acme');
   const api = await generateKeyPair('EdDSA', { extractable: true });
   await addApi(db, {
@@ -151,7 +151,7 @@ describe('a task the policy escalates, in a real browser', () => {
     async () => {
       const config = await seed();
       const handle = await grantHandle(config);
-      const db = server.app.deps.database.db;
+      const db = server.app.owner;
       const [tenant] = await db.select().from(tenants).where(eq(tenants.slug, 'acme'));
       await server.app.policy?.push(tenant?.id ?? '', ESCALATE_WRITES, 'test');
 

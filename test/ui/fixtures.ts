@@ -9,11 +9,11 @@ import type { TestApp } from '../helpers/app.ts';
 
 /** An invite link for a new person in a new tenant; `secret` is the link's last segment. */
 export async function invite(
-  t: Pick<TestApp, 'deps' | 'clock'>,
+  t: Pick<TestApp, 'deps' | 'clock' | 'owner'>,
   email = 'ada@example.com',
   tenant = 'acme',
 ): Promise<{ userId: string; url: string; secret: string }> {
-  const db = t.deps.database.db;
+  const db = t.owner;
   const [existing] = await db.select().from(tenants).where(eq(tenants.slug, tenant));
   if (!existing) await createTenant(db, tenant);
   const { user_id, invite_url } = await inviteUser(
@@ -29,10 +29,10 @@ export async function invite(
  * as the passkey endpoints would leave them. Returns the Cookie header and CSRF token.
  */
 export async function signedIn(
-  t: Pick<TestApp, 'deps' | 'clock'>,
+  t: Pick<TestApp, 'deps' | 'clock' | 'owner'>,
   email = 'ada@example.com',
 ): Promise<{ cookie: string; csrf: string }> {
-  const db = t.deps.database.db;
+  const db = t.owner;
   const { userId } = await invite(t, email);
   await db.update(users).set({ status: 'active' }).where(eq(users.id, userId));
   const [user] = await db.select().from(users).where(eq(users.id, userId));

@@ -105,7 +105,7 @@ describe('invite page', () => {
     expect(html).toContain(`data-passkey="register" data-invite="${secret}"`);
     // Only the passkey ceremony redeems the link; showing the page twice is harmless.
     expect((await page(`/invite/${secret}`)).res.status).toBe(200);
-    await expect(consumeInvite(t.deps.database.db, secret, t.clock)).resolves.toMatchObject({});
+    await expect(consumeInvite(t.owner, secret, t.clock)).resolves.toMatchObject({});
   });
 
   it('refuses an unknown link with 410 and says what to do', async () => {
@@ -118,7 +118,7 @@ describe('invite page', () => {
 
   it('refuses a link that was already used', async () => {
     const { secret } = await invite(t);
-    await consumeInvite(t.deps.database.db, secret, t.clock);
+    await consumeInvite(t.owner, secret, t.clock);
     const { res, html } = await page(`/invite/${secret}`);
     expect(res.status).toBe(410);
     expect(html).toContain('already used');

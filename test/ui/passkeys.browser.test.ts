@@ -118,7 +118,7 @@ describe('passkeys in a real browser', () => {
     await button('Add a passkey').click();
     await page.getByText('Passkey added.').waitFor();
     expect(await second.credentials()).toHaveLength(1);
-    const stored = await server.app.deps.database.db.select().from(passkeys);
+    const stored = await server.app.owner.select().from(passkeys);
     expect(stored).toHaveLength(2);
     expect(new Set(stored.map((p) => p.userId)).size).toBe(1);
 
