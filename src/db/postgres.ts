@@ -5,7 +5,7 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { sql } from 'drizzle-orm';
 import * as schema from './schema.ts';
-import type { Database, DatabaseHandle } from './database.ts';
+import type { DatabaseHandle } from './database.ts';
 import { MIGRATIONS_DIR } from './migrations-dir.ts';
 import { APP_ROLE } from './tenancy.ts';
 
@@ -45,7 +45,7 @@ export async function openPostgres(options: PostgresOptions): Promise<DatabaseHa
   const db = drizzle(client, { schema });
   // The broker's login usually owns nothing and cannot migrate: with every migration
   // applied it needs not, and with some pending it says which setting is missing.
-  if (options.migrate !== false && !(await migrationsApplied(db))) {
+  if (options.migrate !== false && !(await migrationsApplied(client))) {
     try {
       await migrateLocked(options.ownerUrl ?? options.url);
     } catch (err) {
@@ -89,13 +89,11 @@ export async function openPostgres(options: PostgresOptions): Promise<DatabaseHa
  * (mandate_app may read it, migration 0009). False when it cannot tell: an empty
  * database has neither the record nor, yet, the role the pool acts as.
  */
-async function migrationsApplied(db: Database): Promise<boolean> {
+async function migrationsApplied(client: postgres.Sql): Promise<boolean> {
   const newest = readMigrationFiles({ migrationsFolder: MIGRATIONS_DIR }).at(-1)?.folderMillis ?? 0;
   try {
-    // postgres.js answers with the rows themselves.
-    const [row] = (await db.execute(
-      sql`select max(created_at) as last from drizzle.__drizzle_migrations`,
-    )) as unknown as { last: string | null }[];
+    const [row] = await client<{ last: string | null }[]>`
+      select max(created_at) as last from drizzle.__drizzle_migrations`;
     return Number(row?.last ?? 0) >= newest;
   } catch {
     return false;
