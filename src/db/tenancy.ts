@@ -1,5 +1,5 @@
 /**
- * Tenant isolation by construction (migration 0008): the broker's connections act as
+ * Tenant isolation by construction (migration 0009): the broker's connections act as
  * `mandate_app`, and row-level security shows a transaction only the rows of the
  * tenant it named with `set_config('mandate.tenant_id', …, true)`. Without a tenant,
  * no tenant-owned row is visible at all, so a forgotten scope fails closed.
