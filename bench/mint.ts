@@ -78,6 +78,7 @@ import {
 import { ISSUER } from '../test/helpers/app.ts';
 import { clientAssertion, type TestClient } from '../test/helpers/clients.ts';
 import { createTaskWorld } from '../test/oauth/task-world.ts';
+import { tenantDb } from '../src/db/tenancy.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
@@ -444,7 +445,9 @@ async function microsEach(op: () => Promise<unknown>, n = BREAKDOWN_N): Promise<
  * engine decision on its answer, one ledger INSERT inside an open transaction.
  */
 async function breakdown(w: World, deps: Deps, on: App, off: App, grant: BenchGrant) {
-  const { db } = deps.database;
+  // As the broker reads and writes: in the tenant's scope (row-level security). A
+  // statement outside a transaction runs in one of its own that names the tenant.
+  const db = tenantDb(deps.database.db, w.acme.tenantId);
   const policy = on.policy;
   if (!policy) throw new Error('the ON app has no policy engine');
   const now = w.t.clock.now();
