@@ -5,6 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import type { JSONWebKeySet } from 'jose';
+import type { RevocationEvent } from '../revocation/feed.ts';
 import type { DbOrTx } from './database.ts';
 
 /** `db.execute` returns `{ rows }` on PGlite and an array on postgres.js. */
@@ -93,21 +94,12 @@ export async function auditPending(
   return { tenantIds: rows.map((r) => r.tenant_id), after: Number(rows[0]?.after_id ?? 0) };
 }
 
-export interface RevocationEventRecord {
-  id: number;
-  tenantId: string;
-  audience: string;
-  kind: 'token' | 'grant';
-  subject: string;
-  expiresAt: Date;
-}
-
 /** Revocation events of every tenant after `afterId`, in commit order (the feed dispatches them per tenant). */
 export async function revocationEventsAfter(
   db: DbOrTx,
   afterId: number,
   limit: number,
-): Promise<RevocationEventRecord[]> {
+): Promise<RevocationEvent[]> {
   const rows = rowsOf<{
     id: string | number;
     tenant_id: string;
