@@ -21,9 +21,10 @@ export default tseslint.config(
     files: ['bin/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
-  // Worker-thread scripts: plain JavaScript modules that any Node process can load.
+  // Worker-thread scripts, and the Workers bundle's list of non-code imports: plain
+  // JavaScript modules outside the TypeScript project.
   {
-    files: ['src/**/*.mjs'],
+    files: ['src/**/*.mjs', 'src/workers/bundled.js'],
     ...tseslint.configs.disableTypeChecked,
   },
   // The pages' browser scripts: classic scripts outside the TypeScript project. Each one

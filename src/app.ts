@@ -73,6 +73,14 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     }),
   );
 
+  const { ready } = deps;
+  if (ready) {
+    app.use(async (_c, next) => {
+      await ready();
+      await next();
+    });
+  }
+
   app.get(paths.metadata, (c) =>
     c.json(authorizationServerMetadata(config), 200, { 'cache-control': 'public, max-age=300' }),
   );

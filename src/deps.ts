@@ -27,6 +27,13 @@ export interface Deps {
   clientAddress?: ClientAddressResolver;
   /** Where rate-limit counters live; absent: the database (DatabaseRateLimiter). */
   rateLimiter?: RateLimiter;
+  /**
+   * Work that must have succeeded before a request is served, awaited by every request
+   * (Workers: the signing keys exist; the Node entry does that before it listens). It
+   * should remember its success; a failure is answered like any other, and the next
+   * request tries again.
+   */
+  ready?: () => Promise<void>;
   /** Where operational messages go; defaults to console.error in the Node entry. */
   log: (message: string) => void;
 }

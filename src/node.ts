@@ -7,13 +7,9 @@ import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { acquireLock, updateLock } from './node/data-dir.ts';
 import { openNodeDeps } from './node/open-deps.ts';
-import { pruneDpopProofJtis } from './oauth/dpop.ts';
 import { startOperatorServer, type OperatorServer } from './operator/server.ts';
-import { pruneChallenges } from './passkeys/challenge-store.ts';
-import { pruneRevocationEvents } from './revocation/feed.ts';
 import { startAuditChainer } from './audit/chainer.ts';
-import { pruneSessions } from './passkeys/session.ts';
-import { pruneRateLimits } from './ratelimit/database-limiter.ts';
+import { pruneExpired } from './housekeeping.ts';
 
 const HOUR = 3_600_000;
 
@@ -58,14 +54,9 @@ async function main(): Promise<void> {
     ),
     setInterval(
       () =>
-        void Promise.all([
-          clientAuth.pruneSeenAssertions(),
-          pruneChallenges(deps.database.db, deps.clock.now()),
-          pruneSessions(deps.database.db, deps.clock.now()),
-          pruneDpopProofJtis(deps.database.db, deps.clock.now()),
-          pruneRevocationEvents(deps.database.db, deps.clock.now()),
-          pruneRateLimits(deps.database.db, deps.clock.now(), config.rateLimitWindow),
-        ]).catch((e: unknown) => log(`pruning failed: ${String(e)}`)),
+        void pruneExpired(deps, clientAuth).catch((e: unknown) =>
+          log(`pruning failed: ${String(e)}`),
+        ),
       HOUR / 6,
     ),
   ];

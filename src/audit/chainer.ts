@@ -35,6 +35,18 @@ const SWEEP_LOOKBACK_MS = 2 * 60_000;
 /** The same failure (database down) is logged at most once a minute. */
 const LOG_REPEAT_MS = 60_000;
 
+/**
+ * One sweeping pass, for a runtime without a long-lived timer (the Worker's cron trigger):
+ * chains what is pending, late entries included, and signs a checkpoint of each chain
+ * that grew. Failures are thrown.
+ */
+export async function chainAndCheckpoint(
+  deps: Pick<AuditChainerDeps, 'database' | 'keys' | 'clock'>,
+): Promise<void> {
+  await chainPending(deps.database.db, { lookbackMs: SWEEP_LOOKBACK_MS });
+  await signCheckpoints(deps.database.db, deps.keys, deps.clock);
+}
+
 export function startAuditChainer(deps: AuditChainerDeps): AuditChainer {
   const { db } = deps.database;
   const checkpointMs = deps.config.auditCheckpointInterval * 1000;

@@ -5,8 +5,11 @@
  * revoke.ts) and hands them to the streams of their tenant and audience.
  *
  * A slow poll backs the notifications up: a NOTIFY sent while the listening
- * connection was being re-established is lost, and on Workers there is no
- * listening connection at all.
+ * connection was being re-established is lost.
+ *
+ * Where no connection can be held open (Workers, whose database has no `listen`),
+ * each subscription polls for its own tenant and audience instead, from the request
+ * that subscribed: a timer started by one request may not do I/O for another.
  */
 import { and, asc, eq, gt, lt } from 'drizzle-orm';
 import type { Database, DatabaseHandle } from '../db/database.ts';
@@ -43,6 +46,8 @@ export class RevocationFeed {
   private dirty = false;
   private unlisten: (() => Promise<void>) | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Per-subscription polls, where the database cannot listen. */
+  private readonly polls = new Set<ReturnType<typeof setInterval>>();
   private closed = false;
 
   constructor(
@@ -57,6 +62,7 @@ export class RevocationFeed {
    * feed is live, so that a replay read afterwards overlaps what the listener gets.
    */
   async subscribe(tenantId: string, audience: string, listener: Listener): Promise<() => void> {
+    if (!this.database.listen) return this.poll(tenantId, audience, listener);
     const subscription = { tenantId, audience, listener };
     this.subscriptions.add(subscription);
     await (this.starting ??= this.start());
@@ -106,9 +112,35 @@ export class RevocationFeed {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    for (const poll of this.polls) clearInterval(poll);
+    this.polls.clear();
     this.subscriptions.clear();
     await this.draining;
     await this.unlisten?.().catch(() => {});
+  }
+
+  /** One subscription's own poll, every `pollMs`, for a database that cannot listen. */
+  private async poll(tenantId: string, audience: string, listener: Listener): Promise<() => void> {
+    let lastId = await lastRevocationEventId(this.database.db);
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.replay(tenantId, audience, { afterId: lastId })
+        .then((events) => {
+          for (const event of events) {
+            lastId = event.id;
+            listener(event);
+          }
+        })
+        .catch((err: unknown) => this.log(`revocation feed: ${String(err)}`))
+        .finally(() => (busy = false));
+    }, this.pollMs);
+    this.polls.add(timer);
+    return () => {
+      clearInterval(timer);
+      this.polls.delete(timer);
+    };
   }
 
   private async start(): Promise<void> {
