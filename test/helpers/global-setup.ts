@@ -11,24 +11,12 @@ import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { openPglite } from '../../src/db/pglite.ts';
 import { openPostgres } from '../../src/db/postgres.ts';
-import { adminUrl, BROKER_LOGIN, databaseUrl } from './pg-url.ts';
+import { adminUrl, createBrokerLogin, databaseUrl } from './pg-url.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     dbTemplate: { driver: 'pglite'; dumpFile: string } | { driver: 'postgres'; template: string };
   }
-}
-
-/**
- * The login the tests' brokers connect as: a member of mandate_app that owns nothing
- * and is no superuser, as docs/SECURITY.md asks of a deployment. Roles are
- * cluster-wide; a concurrent run may create it first.
- */
-async function createBrokerLogin(admin: postgres.Sql): Promise<void> {
-  await admin.unsafe(`do $$ begin
-    create role ${BROKER_LOGIN} login in role mandate_app;
-  exception when duplicate_object or unique_violation then null;
-  end $$`);
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
