@@ -3,9 +3,9 @@
  * served from memory under the same names as on Node.
  */
 import { assetType, type AssetStore } from '../ui/assets.ts';
-import { assetTexts } from './bundled.js';
 
-export function bundledAssets(texts: Readonly<Record<string, string>> = assetTexts): AssetStore {
+/** `texts`: bundled.js's assetTexts (imported by the Worker's deps, since Node cannot load it). */
+export function bundledAssets(texts: Readonly<Record<string, string>>): AssetStore {
   return {
     get(name) {
       const type = assetType(name);

@@ -12,7 +12,7 @@ import { parseKek } from '../keys/kek.ts';
 import { KeyStore } from '../keys/key-store.ts';
 import { cedarFromWasm } from '../policy/cedar-web.ts';
 import { bundledAssets } from './assets.ts';
-import { cedarWasm } from './bundled.js';
+import { assetTexts, cedarWasm } from './bundled.js';
 import { cloudflareClientAddress } from './client-address.ts';
 
 /** The part of Cloudflare's Hyperdrive binding the broker reads. */
@@ -67,7 +67,7 @@ export async function openWorkerDeps(env: WorkerEnv): Promise<WorkerDeps> {
     keys,
     cedar: await cedarFromWasm(cedarWasm),
     clock,
-    assets: bundledAssets(),
+    assets: bundledAssets(assetTexts),
     clientAddress: cloudflareClientAddress,
     // The Node entry creates the keys before it listens; a Worker has no start-up, so its
     // first request does. A failure is forgotten, so that the next request tries again.

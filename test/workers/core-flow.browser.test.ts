@@ -135,7 +135,11 @@ describe.each(Object.keys(runtimes))('the core flow on %s', (runtime) => {
       audience: MAIL,
       jwks: { keys: [apiJwk] },
       scopes: [
-        { name: 'mail:read', description: 'Read the messages in your mailbox', sensitivity: 'read' },
+        {
+          name: 'mail:read',
+          description: 'Read the messages in your mailbox',
+          sensitivity: 'read',
+        },
         { name: 'mail:send', description: 'Send email in your name', sensitivity: 'write' },
       ],
     });
@@ -143,7 +147,7 @@ describe.each(Object.keys(runtimes))('the core flow on %s', (runtime) => {
     const agent = await addAgent(db, {
       tenant: 'acme',
       name: 'Mail assistant',
-      jwks: await publicJwks(agentKey),
+      jwks: publicJwks(agentKey),
     });
     const invitation = await inviteUser(
       db,
@@ -172,7 +176,10 @@ describe.each(Object.keys(runtimes))('the core flow on %s', (runtime) => {
     return serving.fetch(request);
   };
 
-  function verifier(api: { clientId: string; privateKey: CryptoKey; kid: string }, events: boolean) {
+  function verifier(
+    api: { clientId: string; privateKey: CryptoKey; kid: string },
+    events: boolean,
+  ) {
     const v = createVerifier({
       issuer: target.url,
       audience: MAIL,
