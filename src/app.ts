@@ -73,6 +73,8 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
     }),
   );
 
+  // Before `ready`: health answers in its own shape whatever state the set-up is in.
+  app.route('/', healthRoutes(deps.database, deps.keys, deps.ready));
   const { ready } = deps;
   if (ready) {
     app.use(async (_c, next) => {
@@ -86,7 +88,6 @@ export function createApp(deps: Deps, options: AppOptions = {}): App {
   );
   app.route(paths.jwks, jwksRoutes(deps.keys));
   app.route('/', didRoutes(config.publicUrl, deps.keys));
-  app.route('/', healthRoutes(deps.database, deps.keys));
   app.route('/', tokenRoutes(deps, services));
   app.route('/', revocationRoutes(deps, services));
   app.route('/', pageRoutes(deps));

@@ -12,23 +12,25 @@ import { createApp, type App } from './app.ts';
 import { chainAndCheckpoint } from './audit/chainer.ts';
 import { pruneExpired } from './housekeeping.ts';
 import { openWorkerDeps, type WorkerDeps, type WorkerEnv } from './workers/deps.ts';
+import { untilSucceeded } from './workers/until-succeeded.ts';
 
 interface Broker {
   deps: WorkerDeps;
   app: App;
 }
 
-let broker: Promise<Broker> | undefined;
+/**
+ * The isolate's broker, built by its first request (or cron run). An isolate's env does
+ * not change: new vars or secrets are a new deployment, with new isolates.
+ */
+let broker: (() => Promise<Broker>) | undefined;
 
-/** The isolate's broker; a failed build is forgotten, so the next request tries again. */
 function brokerFor(env: WorkerEnv): Promise<Broker> {
-  broker ??= openWorkerDeps(env)
-    .then((deps) => ({ deps, app: createApp(deps) }))
-    .catch((err: unknown) => {
-      broker = undefined;
-      throw err;
-    });
-  return broker;
+  broker ??= untilSucceeded(async () => {
+    const deps = await openWorkerDeps(env);
+    return { deps, app: createApp(deps) };
+  });
+  return broker();
 }
 
 /** Without its configuration the broker cannot even shape an OAuth error; say why in the log. */

@@ -3,10 +3,20 @@ import { Hono } from 'hono';
 import type { DatabaseHandle } from '../db/database.ts';
 import type { KeyStore } from '../keys/key-store.ts';
 
-export function healthRoutes(database: DatabaseHandle, keys: KeyStore): Hono {
+/**
+ * `setUp` (Deps.ready, the Worker's first-request set-up) is tried first by /readyz, so
+ * that a fresh deployment probed only there becomes ready; its failure shows in the checks.
+ * /healthz needs nothing: the process answers.
+ */
+export function healthRoutes(
+  database: DatabaseHandle,
+  keys: KeyStore,
+  setUp?: () => Promise<void>,
+): Hono {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
+    await setUp?.().catch(() => {});
     const checks: Record<string, 'ok' | 'failing'> = {};
     checks.database = await database.ping().then(
       () => 'ok' as const,

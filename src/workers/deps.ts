@@ -14,6 +14,7 @@ import { cedarFromWasm } from '../policy/cedar-web.ts';
 import { bundledAssets } from './assets.ts';
 import { assetTexts, cedarWasm } from './bundled.js';
 import { cloudflareClientAddress } from './client-address.ts';
+import { untilSucceeded } from './until-succeeded.ts';
 
 /** The part of Cloudflare's Hyperdrive binding the broker reads. */
 export interface HyperdriveBinding {
@@ -60,7 +61,6 @@ export async function openWorkerDeps(env: WorkerEnv): Promise<WorkerDeps> {
     rotationDays: config.keyRotationDays,
     clock,
   });
-  let keysExist: Promise<void> | undefined;
   return {
     config,
     database,
@@ -69,13 +69,8 @@ export async function openWorkerDeps(env: WorkerEnv): Promise<WorkerDeps> {
     clock,
     assets: bundledAssets(assetTexts),
     clientAddress: cloudflareClientAddress,
-    // The Node entry creates the keys before it listens; a Worker has no start-up, so its
-    // first request does. A failure is forgotten, so that the next request tries again.
-    ready: () =>
-      (keysExist ??= keys.ensure().catch((err: unknown) => {
-        keysExist = undefined;
-        throw err;
-      })),
+    // The Node entry creates the keys before it listens; here the first request does.
+    ready: untilSucceeded(() => keys.ensure()),
     log: (message) => console.error(message),
   };
 }

@@ -38,34 +38,60 @@ export interface WorkerDatabase {
   close(): Promise<void>;
 }
 
-/** A fresh, migrated database on the PostgreSQL server the tests may use. */
-export async function freshPostgresDatabase(): Promise<WorkerDatabase> {
+export interface PlannedDatabase extends WorkerDatabase {
+  /** Creates and migrates it: until then, connections to it are refused (FATAL 3D000). */
+  create(): Promise<void>;
+}
+
+/**
+ * A database on the PostgreSQL server the tests may use, named but not created yet: a
+ * Worker can be pointed at it to see how it fares while the database is away.
+ */
+export function plannedPostgresDatabase(): PlannedDatabase {
   const base = process.env.TEST_DATABASE_URL ?? LOCAL_POSTGRES;
   const name = `mandate_w_${process.pid}_${crypto.randomUUID().replaceAll('-', '')}`;
-  const admin = postgres(adminUrl(base), { max: 1, onnotice: () => {} });
+  const ownerUrl = databaseUrl(base, name);
+  // postgres.js connects on the first statement, so the owner's pool can exist before the database.
+  const ownerClient = postgres(ownerUrl, { max: 2, onnotice: () => {} });
+  // Miniflare insists on a password in a Hyperdrive string; trust auth ignores it.
+  const login = new URL(brokerUrl(ownerUrl));
+  login.password = 'local';
+  const admin = () => postgres(adminUrl(base), { max: 1, onnotice: () => {} });
+  return {
+    owner: drizzle(ownerClient, { schema }),
+    brokerUrl: login.href,
+    async create() {
+      const sql = admin();
+      try {
+        await sql.unsafe(`create database "${name}"`);
+        await (await openPostgres({ url: ownerUrl, max: 1 })).close();
+        await createBrokerLogin(sql);
+      } finally {
+        await sql.end();
+      }
+    },
+    async close() {
+      await ownerClient.end({ timeout: 5 });
+      const sql = admin();
+      try {
+        await sql.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await sql.end();
+      }
+    },
+  };
+}
+
+/** A fresh, migrated database on the PostgreSQL server the tests may use. */
+export async function freshPostgresDatabase(): Promise<WorkerDatabase> {
+  const database = plannedPostgresDatabase();
   try {
-    await admin.unsafe(`create database "${name}"`);
-    const ownerUrl = databaseUrl(base, name);
-    await (await openPostgres({ url: ownerUrl, max: 1 })).close();
-    await createBrokerLogin(admin);
-    const ownerClient = postgres(ownerUrl, { max: 2, onnotice: () => {} });
-    // Miniflare insists on a password in a Hyperdrive string; trust auth ignores it.
-    const login = new URL(brokerUrl(ownerUrl));
-    login.password = 'local';
-    return {
-      owner: drizzle(ownerClient, { schema }),
-      brokerUrl: login.href,
-      async close() {
-        await ownerClient.end({ timeout: 5 });
-        await admin.unsafe(`drop database if exists "${name}" with (force)`);
-        await admin.end();
-      },
-    };
+    await database.create();
   } catch (err) {
-    await admin.unsafe(`drop database if exists "${name}" with (force)`).catch(() => {});
-    await admin.end();
+    await database.close().catch(() => {});
     throw err;
   }
+  return database;
 }
 
 /** A port free on localhost now; the Worker's PUBLIC_URL must name it before it starts. */
@@ -90,11 +116,17 @@ export interface TestWorker {
   close(): Promise<void>;
 }
 
-/** The Worker on a free port of localhost, with vars `env` on top of wrangler.toml's. */
-export async function startTestWorker(env: Record<string, string> = {}): Promise<TestWorker> {
+/**
+ * The Worker on a free port of localhost, with vars `env` on top of wrangler.toml's, on
+ * `database` (default: a fresh one), which it closes with itself.
+ */
+export async function startTestWorker(
+  env: Record<string, string> = {},
+  given?: WorkerDatabase,
+): Promise<TestWorker> {
   quietWrangler();
   const { unstable_startWorker } = await import('wrangler');
-  const database = await freshPostgresDatabase();
+  const database = given ?? (await freshPostgresDatabase());
   const port = await freePort();
   const url = `http://localhost:${port}`;
   const vars = { PUBLIC_URL: url, ...env };
