@@ -69,6 +69,19 @@ export async function addVirtualAuthenticator(page: Page): Promise<VirtualAuthen
   };
 }
 
+/**
+ * What went wrong on the page as it ran: console errors (a failed load, a CSP
+ * violation) and uncaught script errors. Tests expect it to stay empty.
+ */
+export function pageProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  return problems;
+}
+
 export interface TestServer {
   /** http://localhost:<port>, also the app's PUBLIC_URL (issuer, WebAuthn origin). */
   url: string;

@@ -25,6 +25,7 @@ import {
   screenshot,
   startTestServer,
   type TestServer,
+  pageProblems,
 } from '../helpers/browser.ts';
 import { invite } from './fixtures.ts';
 
@@ -77,11 +78,7 @@ beforeEach(async () => {
   context = await browser.newContext();
   page = await context.newPage();
   page.setDefaultTimeout(10_000);
-  problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
+  problems = pageProblems(page);
 });
 afterEach(async () => {
   await context?.close();
@@ -272,7 +269,7 @@ describe('approving an agent with a passkey, in a real browser', () => {
       expect(await db.select().from(grants)).toHaveLength(1);
       // Chromium logs the two refused replays as failed loads; they are the test's own doing.
       expect(problems).toEqual(Array(2).fill(expect.stringContaining('status of 400') as string));
-      problems = [];
+      problems.splice(0);
 
       // Revoking from the dashboard ends the grant.
       await page.goto(`${server.url}/`);

@@ -21,6 +21,7 @@ import {
   screenshot,
   startTestServer,
   type TestServer,
+  pageProblems,
 } from '../helpers/browser.ts';
 import { invite } from './fixtures.ts';
 
@@ -52,11 +53,7 @@ beforeEach(async () => {
   context = await browser.newContext();
   page = await context.newPage();
   page.setDefaultTimeout(10_000);
-  problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
+  problems = pageProblems(page);
 });
 afterEach(async () => {
   await context?.close();

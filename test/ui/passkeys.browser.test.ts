@@ -12,6 +12,7 @@ import {
   screenshot,
   startTestServer,
   type TestServer,
+  pageProblems,
 } from '../helpers/browser.ts';
 import { passkeys } from '../../src/db/schema.ts';
 import { invite } from './fixtures.ts';
@@ -36,11 +37,7 @@ beforeEach(async () => {
   page = await context.newPage();
   // Fail a step in seconds rather than at the test's timeout, with the page's own words.
   page.setDefaultTimeout(10_000);
-  problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
+  problems = pageProblems(page);
 });
 afterEach(async () => {
   await context?.close();

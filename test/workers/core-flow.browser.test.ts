@@ -42,7 +42,12 @@ import {
   type MandateEnv,
   type Verifier,
 } from '../../src/sdk/verifier.ts';
-import { addVirtualAuthenticator, launchBrowser, startTestServer } from '../helpers/browser.ts';
+import {
+  addVirtualAuthenticator,
+  launchBrowser,
+  startTestServer,
+  pageProblems,
+} from '../helpers/browser.ts';
 import { startTestWorker } from '../helpers/worker.ts';
 
 const MAIL = 'https://mail.acme.example/';
@@ -107,11 +112,7 @@ describe.each(Object.keys(runtimes))('the core flow on %s', (runtime) => {
     context = await browser.newContext();
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
-    problems = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
+    problems = pageProblems(page);
   });
   afterEach(async () => {
     serving = undefined;
