@@ -18,7 +18,8 @@
  * Environment: BENCH_CONNECTIONS (default 1,8,32,64), BENCH_SECONDS (10), BENCH_WARMUP (3),
  * BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres; a throwaway database is
  * created there), BENCH_PG=0 / BENCH_PGLITE=0 / BENCH_PEER=0 skip those, BENCH_OUT
- * (a JSON file for the figures).
+ * (a JSON file for the figures), BENCH_PROFILE_DIR (the broker writes a V8 CPU profile
+ * there when it stops; bench/profile-summary.ts reads it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -126,11 +127,12 @@ async function series(
       seconds: SECONDS,
       warmupSeconds: WARMUP,
       ceiling: 4000,
+      ...(server.pid ? { serverPid: server.pid } : {}),
     });
     const rss = rssMiB(server.pid);
     runs.push({ ...result, ...(rss ? { rssMiB: rss } : {}) });
     console.log(
-      `${name.padEnd(28)} c=${String(connections).padStart(3)}  ${result.rps.toFixed(0).padStart(6)}/s  p50 ${result.p50} ms  p99 ${result.p99} ms  ok ${result.ok}  refused ${result.non2xx}  errors ${result.errors}${result.dry ? `  DRY ${result.dry}` : ''}${rss ? `  rss ${rss.toFixed(0)} MiB` : ''}`,
+      `${name.padEnd(28)} c=${String(connections).padStart(3)}  ${result.rps.toFixed(0).padStart(6)}/s  p50 ${result.p50} ms  p99 ${result.p99} ms  ok ${result.ok}  refused ${result.non2xx}  errors ${result.errors}${result.dry ? `  DRY ${result.dry}` : ''}${rss ? `  rss ${rss.toFixed(0)} MiB` : ''}  cpu/req: server ${((result.serverCpuMicros ?? 0) / 1000).toFixed(2)} ms, postgres ${((result.postgresCpuMicros ?? 0) / 1000).toFixed(2)} ms`,
     );
     if (result.firstRefusal) console.log(`  first refusal: ${result.firstRefusal}`);
   }
@@ -178,7 +180,13 @@ const brokerEnv = (extra: Record<string, string>) => ({
   MANDATE_RATE_LIMIT_ADDRESS: '1000000',
   ...extra,
 });
-const BROKER_ARGS = [...TSX, join(import.meta.dirname, '..', 'src', 'node.ts')];
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/** The broker as `npm start` runs it; with BENCH_PROFILE_DIR, writing a CPU profile on exit. */
+const BROKER_ARGS = [
+  ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+  ...TSX,
+  join(import.meta.dirname, '..', 'src', 'node.ts'),
+];
 
 async function onPostgres(): Promise<Series | null> {
   if (process.env.BENCH_PG === '0') return null;

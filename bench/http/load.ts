@@ -6,6 +6,7 @@
  *
  * Reads BENCH_LOAD (JSON, LoadSpec); prints one line of JSON (LoadResult).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { importJWK, SignJWT, type JWK } from 'jose';
 
@@ -25,6 +26,8 @@ export interface LoadSpec {
   fields: Record<string, string>;
   /** Give each request a task of its own (the mint's `agent_task` identifier). */
   taskPerRequest: boolean;
+  /** The server's process, whose CPU time the timed part is charged with. */
+  serverPid?: number;
 }
 
 export interface LoadResult {
@@ -43,6 +46,35 @@ export interface LoadResult {
   dry: number;
   /** The first non-2xx answer, to say why. */
   firstRefusal?: string;
+  /** CPU per successful request, µs: the server process, and PostgreSQL's processes. */
+  serverCpuMicros?: number;
+  postgresCpuMicros?: number;
+}
+
+const TICK_MICROS = 10_000; // USER_HZ is 100 on Linux
+
+/** CPU time (user + system) of one process so far, µs; 0 if it cannot be read. */
+function cpuOf(pid: string | number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MICROS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of every PostgreSQL server process on this machine so far, µs. */
+function postgresCpu(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuOf(pid);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 const spec = JSON.parse(process.env.BENCH_LOAD ?? '') as LoadSpec;
@@ -111,7 +143,15 @@ async function run(seconds: number, pool: string[]) {
 const warm = await bodies(Math.ceil(spec.ceiling * spec.warmupSeconds));
 await run(spec.warmupSeconds, warm);
 const pool = await bodies(Math.ceil(spec.ceiling * spec.seconds));
+const before = { server: spec.serverPid ? cpuOf(spec.serverPid) : 0, postgres: postgresCpu() };
 const { result, dry, firstRefusal } = await run(spec.seconds, pool);
+const ok = Math.max(1, result['2xx']);
+const cpu = spec.serverPid
+  ? {
+      serverCpuMicros: (cpuOf(spec.serverPid) - before.server) / ok,
+      postgresCpuMicros: (postgresCpu() - before.postgres) / ok,
+    }
+  : {};
 const out: LoadResult = {
   connections: spec.connections,
   rps: result.requests.average,
@@ -124,5 +164,6 @@ const out: LoadResult = {
   errors: result.errors,
   dry,
   ...(firstRefusal ? { firstRefusal } : {}),
+  ...cpu,
 };
 console.log(JSON.stringify(out));
