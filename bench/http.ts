@@ -18,7 +18,7 @@
  * Environment: BENCH_CONNECTIONS (default 1,8,32,64), BENCH_SECONDS (10), BENCH_WARMUP (3),
  * BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres; a throwaway database is
  * created there), BENCH_PG=0 / BENCH_PGLITE=0 / BENCH_PEER=0 skip those, BENCH_OUT
- * (a JSON file for the figures), BENCH_PROFILE_DIR (the broker writes a V8 CPU profile
+ * (a JSON file for the figures), BENCH_RATE_LIMITS=0 (limits off), BENCH_PROFILE_DIR (the broker writes a V8 CPU profile
  * there when it stops; bench/profile-summary.ts reads it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,11 +35,16 @@ import { withOwner, type TestDatabase } from '../test/helpers/db.ts';
 import { brokerUrl, createBrokerLogin } from '../test/helpers/pg-url.ts';
 import { createTaskWorld } from '../test/oauth/task-world.ts';
 import type { LoadResult, LoadSpec } from './http/load.ts';
+import { seedScale, tableSizes } from './seed-scale.ts';
 
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,8,32,64').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** BENCH_SCALE=1: history seeded before the PostgreSQL runs (BENCH_SCALE_GRANTS, _TOKENS). */
+const SCALE = process.env.BENCH_SCALE === '1';
+const SCALE_GRANTS = Number(process.env.BENCH_SCALE_GRANTS ?? 1_000_000);
+const SCALE_TOKENS = Number(process.env.BENCH_SCALE_TOKENS ?? 10_000_000);
 const BROKER_PORT = 18787;
 const PEER_PORT = 18788;
 const SERVER_CORE = '0';
@@ -151,11 +156,13 @@ async function seed(database: TestDatabase) {
   );
   const client = w.acme.agent;
   const privateJwk: JWK = { ...(await exportJWK(client.privateKey)), kid: client.publicJwk.kid };
+  const scale = { tenantId: w.acme.tenantId, userId: w.acme.userId };
   const kek = Buffer.from(w.t.kek).toString('base64url');
   // Closes the seeding app and `database`: from here on the broker process owns it.
   await w.t.close();
   return {
     kek,
+    scale,
     spec: {
       url: `http://localhost:${BROKER_PORT}/oauth/token`,
       clientId: client.clientId,
@@ -172,12 +179,14 @@ async function seed(database: TestDatabase) {
   };
 }
 
+/** BENCH_RATE_LIMITS=0 turns the limits off, to see what their checks cost. */
+const LIMIT = process.env.BENCH_RATE_LIMITS === '0' ? '0' : '1000000';
 const brokerEnv = (extra: Record<string, string>) => ({
   PORT: String(BROKER_PORT),
   HOST: 'localhost',
   PUBLIC_URL: ISSUER,
-  MANDATE_RATE_LIMIT_AGENT: '1000000',
-  MANDATE_RATE_LIMIT_ADDRESS: '1000000',
+  MANDATE_RATE_LIMIT_AGENT: LIMIT,
+  MANDATE_RATE_LIMIT_ADDRESS: LIMIT,
   ...extra,
 });
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
@@ -198,7 +207,22 @@ async function onPostgres(): Promise<Series | null> {
     url.pathname = `/${name}`;
     const database = withOwner(await openPostgres({ url: url.href, max: 2 }), url.href);
     await createBrokerLogin(admin);
-    const { kek, spec } = await seed(database);
+    const { kek, spec, scale } = await seed(database);
+    if (SCALE) {
+      console.log(`seeding ${SCALE_GRANTS} grants and ${SCALE_TOKENS} tokens`);
+      await seedScale(
+        url.href,
+        {
+          ...scale,
+          audience: REPOS,
+          agents: 1000,
+          grants: SCALE_GRANTS,
+          tokens: SCALE_TOKENS,
+          listSize: 1_048_576,
+        },
+        (m) => console.log(m),
+      );
+    }
     const broker = await startPinned(
       SERVER_CORE,
       BROKER_ARGS,
@@ -206,13 +230,34 @@ async function onPostgres(): Promise<Series | null> {
       /mandate listening/,
     );
     try {
-      return await series('Mandate mint, PostgreSQL', broker, spec);
+      const name = SCALE
+        ? `Mandate mint, PostgreSQL, ${SCALE_TOKENS / 1e6} M tokens`
+        : 'Mandate mint, PostgreSQL';
+      const result = await series(name, broker, spec);
+      if (SCALE) await showStatusList();
+      return result;
     } finally {
       await stop(broker);
+      if (SCALE) console.log('sizes:', JSON.stringify(await tableSizes(url.href)));
     }
   } finally {
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
+  }
+}
+
+/** A seeded list of 2^20 positions, 1 % revoked: its size and the time to serve it. */
+async function showStatusList(): Promise<void> {
+  const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+  const [{ id } = { id: '' }] = await sql<{ id: string }[]>`select md5('l0')::uuid::text as id`;
+  await sql.end();
+  for (const path of [`/status/${id}`, `/status/${id}/credential`]) {
+    const t = performance.now();
+    const res = await fetch(`http://localhost:${BROKER_PORT}${path}`);
+    const body = await res.text();
+    console.log(
+      `status list ${path.endsWith('credential') ? '(W3C credential)' : '(statuslist+jwt)'}: ${res.status}, ${body.length} bytes, ${(performance.now() - t).toFixed(0)} ms`,
+    );
   }
 }
 
