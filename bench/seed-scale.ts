@@ -103,7 +103,7 @@ export async function seedScale(ownerUrl: string, s: ScaleSpec, log: (m: string)
             returning id
           )
           insert into audit_links (tenant_id, seq, entry_id, prev_hash, hash, chained_at)
-          select ${s.tenantId}, ${seq}::bigint + row_number() over (order by id), id,
+          select ${s.tenantId}, ${seq + from}::bigint + row_number() over (order by id), id,
             encode(sha256(('p' || id)::bytea), 'base64'), encode(sha256(('h' || id)::bytea), 'base64'),
             now() - interval '1 hour'
           from entries`;
